@@ -1,0 +1,64 @@
+"""Typed FastAPI dependencies shared by both planes.
+
+A session dependency owns the request's transaction: it commits when the endpoint returns and rolls
+back when it raises. `scope="function"` makes the commit happen before the response is sent, so a
+client never sees a success for a write that failed to commit.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.core.runtime import Runtime, get_runtime
+from tenantry.core.settings import Settings
+from tenantry.core.tenancy.context import Tenant
+from tenantry.core.tenancy.errors import TenantRequired
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings_dep(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def resolved_tenant(request: Request) -> Tenant | None:
+    tenant = request.scope.get("state", {}).get("tenant")
+    return tenant if isinstance(tenant, Tenant) else None
+
+
+def current_tenant(tenant: Annotated[Tenant | None, Depends(resolved_tenant)]) -> Tenant:
+    if tenant is None:
+        raise TenantRequired()
+    return tenant
+
+
+CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
+
+
+async def _transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    async with session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+async def tenant_session(runtime: RuntimeDep, tenant: CurrentTenant) -> AsyncIterator[AsyncSession]:
+    async for session in _transaction(runtime.database.tenant_session(tenant.schema)):
+        yield session
+
+
+async def platform_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    async for session in _transaction(runtime.database.platform_session()):
+        yield session
+
+
+TenantSession = Annotated[AsyncSession, Depends(tenant_session, scope="function")]
+PlatformSession = Annotated[AsyncSession, Depends(platform_session, scope="function")]

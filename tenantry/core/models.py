@@ -1,0 +1,47 @@
+"""Declarative bases for the two planes, with one constraint naming convention.
+
+Tenant-plane tables live in the placeholder schema `tenant`; each request's session translates it
+to the resolved tenant's real schema (`schema_translate_map`), so nothing depends on `search_path`.
+"""
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+PLATFORM_SCHEMA = "platform"
+TENANT_SCHEMA = "tenant"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class PlatformBase(DeclarativeBase):
+    metadata = MetaData(schema=PLATFORM_SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+class TenantBase(DeclarativeBase):
+    metadata = MetaData(schema=TENANT_SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+def utcnow_column() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def uuid_pk() -> Mapped[UUID]:
+    return mapped_column(primary_key=True, default=uuid4)
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )

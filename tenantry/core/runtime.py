@@ -1,0 +1,32 @@
+"""The long-lived objects of one process, built once by `create_app` and shared by requests."""
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from tenantry.core.database import Database
+from tenantry.core.notify import PgListener
+from tenantry.core.settings import Settings
+from tenantry.core.tenancy.directory import TenantDirectory
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    database: Database
+    listener: PgListener
+    directory: TenantDirectory
+
+    async def start(self) -> None:
+        await self.listener.start()
+
+    async def stop(self) -> None:
+        await self.listener.stop()
+        await self.database.dispose()
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime = request.app.state.runtime
+    if not isinstance(runtime, Runtime):
+        raise TypeError("app.state.runtime is not set; build the app with create_app()")
+    return runtime

@@ -1,0 +1,139 @@
+"""One `Settings` object, read from `TENANTRY_*` environment variables."""
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"
+    JSON = "json"
+    CONSOLE = "console"
+
+
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
+
+
+def normalize_database_url(raw: str) -> str:
+    """Accept `postgresql://...` as people write it; return the asyncpg form SQLAlchemy needs."""
+    url = make_url(raw)
+    if url.drivername not in _POSTGRES_SCHEMES:
+        raise ValueError(f"expected a postgresql:// URL, got scheme {url.drivername!r}")
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+DatabaseURL = Annotated[str, AfterValidator(normalize_database_url)]
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; development defaults need no configuration at all."""
+
+    model_config = SettingsConfigDict(env_prefix="TENANTRY_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+
+    database_url: DatabaseURL | None = None
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout: float = Field(default=5.0, gt=0)
+    database_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    database_statement_cache_size: int = Field(default=500, ge=0)
+    data_dir: Path = Path(".data")
+
+    base_domain: str = "localhost"
+    tenant_header: bool | None = None
+    tenant_cache_ttl_seconds: float = Field(default=300.0, ge=0)
+    tenant_cache_size: int = Field(default=10_000, ge=1)
+
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.AUTO
+
+    signing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, data: object) -> object:
+        if isinstance(data, dict) and "signing_keys" in data:
+            data["signing_keys"] = _split_pem_list(data["signing_keys"])
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_incomplete_production(self) -> Self:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        missing = [
+            name
+            for name, present in (
+                ("TENANTRY_DATABASE_URL", self.database_url is not None),
+                ("TENANTRY_SIGNING_KEYS", bool(self.signing_keys)),
+                ("TENANTRY_PUBLIC_URL", self.public_url is not None),
+            )
+            if not present
+        ]
+        if missing:
+            raise ValueError(f"production mode needs {', '.join(missing)}")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is not Environment.PRODUCTION
+
+    @property
+    def tenant_header_enabled(self) -> bool:
+        if self.tenant_header is None:
+            return self.is_development
+        return self.tenant_header
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format is LogFormat.AUTO:
+            return self.env is Environment.PRODUCTION
+        return self.log_format is LogFormat.JSON
+
+
+_PEM_END = "-----END"
+
+
+def _split_pem_list(value: object) -> object:
+    """Several PEM keys may share one variable; split after each END line."""
+    if not isinstance(value, str):
+        return value
+    if _PEM_END not in value:
+        return _split_list(value)
+    keys: list[str] = []
+    current: list[str] = []
+    for line in value.replace("\\n", "\n").splitlines():
+        if not line.strip():
+            continue
+        current.append(line.strip())
+        if line.strip().startswith(_PEM_END):
+            keys.append("\n".join(current) + "\n")
+            current = []
+    return keys
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,68 @@
+"""Cached tenant look-ups, invalidated across replicas by `LISTEN/NOTIFY`."""
+
+from typing import Protocol
+
+from cachetools import TTLCache
+
+from tenantry.core.notify import PgListener
+from tenantry.core.tenancy.context import Tenant
+
+TENANTS_CHANNEL = "tenantry_tenants"
+
+
+class TenantSource(Protocol):
+    """Where tenants really live; the control plane implements it over its registry."""
+
+    async def by_slug(self, slug: str) -> Tenant | None: ...
+
+    async def by_domain(self, hostname: str) -> Tenant | None: ...
+
+
+class TenantDirectory:
+    """Answers "which tenant is this?" from a bounded cache in front of a `TenantSource`.
+
+    Negative answers are cached too (a flood of unknown slugs must not become a flood of queries);
+    creating a tenant sends a notification that clears them. The cache is bypassed whenever the
+    listener is down, so a suspension can never be missed for longer than the reconnect.
+    """
+
+    def __init__(
+        self, source: TenantSource, listener: PgListener | None, *, ttl: float, maxsize: int
+    ) -> None:
+        self._source = source
+        self._listener = listener
+        self._cache: TTLCache[tuple[str, str], Tenant | None] = TTLCache(maxsize=maxsize, ttl=ttl)
+        # Bumped on every invalidation, so a look-up that raced a change never caches stale data.
+        self._generation = 0
+        if listener is not None:
+            listener.subscribe(TENANTS_CHANNEL, lambda _payload: self.invalidate())
+            listener.on_reconnect(self.invalidate)
+
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._cache.clear()
+
+    @property
+    def _trusted(self) -> bool:
+        return self._listener is not None and self._listener.connected.is_set()
+
+    async def by_slug(self, slug: str) -> Tenant | None:
+        return await self._lookup(("slug", slug))
+
+    async def by_domain(self, hostname: str) -> Tenant | None:
+        return await self._lookup(("domain", hostname))
+
+    async def _lookup(self, key: tuple[str, str]) -> Tenant | None:
+        trusted = self._trusted
+        if trusted and key in self._cache:
+            return self._cache[key]
+        kind, value = key
+        generation = self._generation
+        tenant = (
+            await self._source.by_slug(value)
+            if kind == "slug"
+            else await self._source.by_domain(value)
+        )
+        if trusted and generation == self._generation:
+            self._cache[key] = tenant
+        return tenant

@@ -1,0 +1,1 @@
+"""The control plane: tenant registry and lifecycle, provisioning, fleet migrations, operators."""

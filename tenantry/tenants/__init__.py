@@ -1,0 +1,1 @@
+"""The tenant plane: everything an organization manages inside its own schema."""
