@@ -3,7 +3,7 @@
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -68,8 +68,32 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.AUTO
 
-    signing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    # Identity: JWT signing keys (PEM; the first signs, all verify) and the token audience.
+    signing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    token_audience: str = "tenantry"
+    # argon2id cost, OWASP / ASVS 5.0 appendix C: m=19 MiB, t=2, p=1.
+    password_hash_memory_kib: int = Field(default=19_456, ge=8_192)
+    password_hash_time_cost: int = Field(default=2, ge=1)
+    password_hash_parallelism: int = Field(default=1, ge=1)
+
+    # Per-IP throttling of the token endpoint; memory by default, Redis to share across replicas.
+    rate_limit_url: str | None = None
+    rate_limit_token_endpoint: str = "30/minute"
+
+    # Outgoing email. Without a host, development writes messages to the log instead.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_sender: str = "Tenantry <no-reply@localhost>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # `make run` seeds the demo tenant's admin with these, or generates them.
+    demo_admin_email: str = "admin@demo.example"
+    demo_admin_password: SecretStr | None = None
 
     @model_validator(mode="before")
     @classmethod
