@@ -72,7 +72,7 @@ class Settings(BaseSettings):
 
     # Identity: JWT signing keys (PEM; the first signs, all verify) and the token audience.
     signing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    token_audience: str = "tenantry"
+    token_audience: str = "tenantry"  # noqa: S105 - an audience name, not a secret
     # argon2id cost, OWASP / ASVS 5.0 appendix C: m=19 MiB, t=2, p=1.
     password_hash_memory_kib: int = Field(default=19_456, ge=8_192)
     password_hash_time_cost: int = Field(default=2, ge=1)
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
 
     # Per-IP throttling of the token endpoint; memory by default, Redis to share across replicas.
     rate_limit_url: str | None = None
-    rate_limit_token_endpoint: str = "30/minute"
+    rate_limit_token_endpoint: str = "30/minute"  # noqa: S105 - a rate, not a secret
 
     # Outgoing email. Without a host, development writes messages to the log instead.
     smtp_host: str | None = None
