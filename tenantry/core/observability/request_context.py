@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: request id, timing, and one access event per request."""
+"""Pure-ASGI middleware: request id, timing, HTTP metrics, and one access event per request."""
 
 import re
 import time
@@ -7,6 +7,14 @@ import uuid
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tenantry.core.observability.metrics import (
+    HTTP_IN_FLIGHT,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    method_label,
+    route_label,
+)
 
 log = structlog.get_logger("tenantry.access")
 
@@ -37,18 +45,25 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message).append("X-Request-ID", request_id)
             await send(message)
 
+        HTTP_IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            HTTP_IN_FLIGHT.dec()
+            elapsed = time.perf_counter() - started
+            # The router has set scope["route"] by now (absent for 404s and rejected tenants).
+            route = route_label(scope)
+            method = method_label(scope["method"])
+            HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+            HTTP_LATENCY.labels(method=method, route=route).observe(elapsed)
             state = scope.get("state", {})
             tenant = state.get("tenant")
-            route = scope.get("route")
             log.info(
                 "http.request",
                 method=scope["method"],
-                route=getattr(route, "path", None) or "unmatched",
+                route=route,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
                 tenant=getattr(tenant, "slug", None),
                 user_id=state.get("user_id"),
                 client_ip=(scope.get("client") or (None,))[0],

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from tenantry.core.database import create_engine
+from tenantry.core.observability.metrics import prepare_multiprocess_dir
 from tenantry.core.settings import Settings, get_settings
 from tenantry.platform.cli.dev import dev_command
 from tenantry.platform.migrations.service import BehindTenant, tenants_behind, upgrade_fleet
@@ -55,6 +56,7 @@ def serve(
     """Serve the API on TENANTRY_HOST:TENANTRY_PORT. Migrations are `tenantry db upgrade`."""
     settings = get_settings()
     require_database(settings)
+    prepare_multiprocess_dir()
     uvicorn.run(
         "tenantry.app:create_app",
         factory=True,
@@ -63,6 +65,9 @@ def serve(
         workers=workers,
         access_log=False,  # structlog writes one access event per request
         proxy_headers=True,
+        # On SIGTERM: stop accepting, let in-flight requests finish for this long, then run the
+        # lifespan shutdown (LISTEN connection, pool).
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 
 

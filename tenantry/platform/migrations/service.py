@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tenantry.core.migrations import Tree, head_revision
+from tenantry.core.observability.metrics import MIGRATION_SECONDS, observe_duration
 from tenantry.platform.migrations.alembic_runner import (
     tenant_revision_sync,
     upgrade_platform_sync,
@@ -72,6 +73,7 @@ async def tenants_behind(engine: AsyncEngine) -> list[BehindTenant]:
         return [BehindTenant(*row) for row in rows]
 
 
+@observe_duration(MIGRATION_SECONDS)
 async def upgrade_tenant(engine: AsyncEngine, tenant: BehindTenant, target: str) -> None:
     async with engine.begin() as connection:
         await connection.run_sync(upgrade_tenant_sync, tenant.schema, target)

@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core.database import Database
@@ -34,6 +34,12 @@ class TenantRepository:
     def add(self, record: TenantRecord) -> None:
         self.session.add(record)
 
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(TenantRecord.status, func.count()).group_by(TenantRecord.status)
+        )
+        return dict(rows.all())
+
 
 class RegistryTenantSource:
     """The `TenantSource` the request path uses: one short read-only session per look-up."""
@@ -50,3 +56,8 @@ class RegistryTenantSource:
         async with self.database.platform_session() as session:
             record = await TenantRepository(session).get_by_domain(hostname)
             return record.to_tenant() if record else None
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Tenants per status, for the `tenantry_tenants` gauge."""
+        async with self.database.platform_session() as session:
+            return await TenantRepository(session).count_by_status()

@@ -11,6 +11,11 @@ from sqlalchemy.schema import CreateSchema
 
 from tenantry.core.database import schema_translated
 from tenantry.core.migrations import Tree, head_revision
+from tenantry.core.observability.metrics import (
+    PROVISIONING_SECONDS,
+    TENANT_EVENTS,
+    observe_duration,
+)
 from tenantry.core.tenancy.context import TenantStatus, schema_name_for
 from tenantry.platform.migrations.alembic_runner import create_tenant_tables_sync
 from tenantry.platform.tenants.errors import SlugTaken
@@ -25,6 +30,7 @@ SeedHook = Callable[[AsyncSession, TenantRecord], Awaitable[None]]
 
 
 class TenantService:
+    @observe_duration(PROVISIONING_SECONDS)
     async def provision(
         self,
         session: AsyncSession,
@@ -68,6 +74,7 @@ class TenantService:
             with schema_translated(sync_connection, record.schema_name):
                 # The seed session joins this transaction through the same connection.
                 await seed(AsyncSession(bind=connection, expire_on_commit=False), record)
+        TENANT_EVENTS.labels(action="provisioned").inc()
         log.info("tenant.provisioned", tenant_id=str(record.id), slug=slug)
         return record
 
