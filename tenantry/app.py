@@ -3,20 +3,32 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from tenantry import __version__
 from tenantry.core.database import Database, create_engine
+from tenantry.core.email import build_mailer
 from tenantry.core.errors import install_error_handlers
 from tenantry.core.health import router as health_router
 from tenantry.core.notify import PgListener, asyncpg_dsn
 from tenantry.core.observability.logging import configure_logging
+from tenantry.core.observability.metrics import (
+    TenantStatusSampler,
+    configure_metrics,
+    metrics_router,
+    observe_pool,
+    worker_stopped,
+)
 from tenantry.core.observability.request_context import RequestContextMiddleware
+from tenantry.core.ratelimit import RateLimiter
 from tenantry.core.runtime import Runtime
+from tenantry.core.security.keys import load_keyset
+from tenantry.core.security.passwords import PasswordHasher
 from tenantry.core.settings import Settings, get_settings
 from tenantry.core.tenancy.directory import TenantDirectory
 from tenantry.core.tenancy.middleware import TenantResolverMiddleware
 from tenantry.platform.tenants.repository import RegistryTenantSource
+from tenantry.tenants.router import tenant_routers
 
 # Probes and scrapes never depend on a tenant, even when a stray X-Tenant header comes along.
 UNTENANTED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -33,18 +45,24 @@ def build_runtime(settings: Settings) -> Runtime:
         ttl=settings.tenant_cache_ttl_seconds,
         maxsize=settings.tenant_cache_size,
     )
-    return Runtime(settings=settings, database=database, listener=listener, directory=directory)
-
-
-def api_router() -> APIRouter:
-    """Every versioned route of the tenant plane, under /api/v1."""
-    return APIRouter(prefix="/api/v1")
+    return Runtime(
+        settings=settings,
+        database=database,
+        listener=listener,
+        directory=directory,
+        keys=load_keyset(settings),
+        hasher=PasswordHasher.from_settings(settings),
+        mailer=build_mailer(settings),
+        limiter=RateLimiter.from_settings(settings),
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    configure_metrics(settings)
     runtime = build_runtime(settings)
+    observe_pool(runtime.database.engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await runtime.stop()
+            worker_stopped()
 
     app = FastAPI(
         title="Tenantry",
@@ -63,7 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(health_router)
-    app.include_router(api_router())
+    tenant_counts = RegistryTenantSource(runtime.database).count_by_status
+    app.include_router(metrics_router(TenantStatusSampler(tenant_counts), settings.metrics_token))
+    for router in tenant_routers():
+        app.include_router(router)
     app.add_middleware(
         TenantResolverMiddleware,
         directory=runtime.directory,

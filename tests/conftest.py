@@ -1,1 +1,7 @@
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.app"]
+# Order matters: a plugin must be registered before another one imports it.
+pytest_plugins = [
+    "tests.fixtures.smtp",
+    "tests.fixtures.database",
+    "tests.fixtures.app",
+    "tests.fixtures.identity",
+]

@@ -1,7 +1,8 @@
 """Migrations applied to each tenant schema.
 
-Revisions name the placeholder schema `tenant`; the connection translates it to the real schema
-(`config.attributes["schema"]`), and each schema keeps its own `alembic_version` table.
+Revisions address the real schema through `tenantry.core.migrations.tenant_schema()` (Alembic's
+ALTER operations ignore `schema_translate_map`); the map stays on as a safety net for anything
+written against the placeholder `tenant`. Each schema keeps its own `alembic_version` table.
 """
 
 from sqlalchemy.engine import Connection

@@ -6,11 +6,13 @@ client never sees a success for a write that failed to commit.
 """
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.core.errors import TenantryError
 from tenantry.core.runtime import Runtime, get_runtime
 from tenantry.core.settings import Settings
 from tenantry.core.tenancy.context import Tenant
@@ -40,10 +42,16 @@ def current_tenant(tenant: Annotated[Tenant | None, Depends(resolved_tenant)]) -
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
 
 
+@asynccontextmanager
 async def _transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    # A context manager, not a generator the dependency iterates: an exception thrown into the
+    # dependency must reach this code as itself, not as GeneratorExit.
     async with session:
         try:
             yield session
+        except TenantryError as exc:
+            await (session.commit() if exc.keeps_changes else session.rollback())
+            raise
         except BaseException:
             await session.rollback()
             raise
@@ -51,12 +59,12 @@ async def _transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 
 
 async def tenant_session(runtime: RuntimeDep, tenant: CurrentTenant) -> AsyncIterator[AsyncSession]:
-    async for session in _transaction(runtime.database.tenant_session(tenant.schema)):
+    async with _transaction(runtime.database.tenant_session(tenant.schema)) as session:
         yield session
 
 
 async def platform_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async for session in _transaction(runtime.database.platform_session()):
+    async with _transaction(runtime.database.platform_session()) as session:
         yield session
 
 

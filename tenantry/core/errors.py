@@ -19,12 +19,20 @@ class TenantryError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     detail: str = "The request could not be processed."
+    # Most errors undo the request's writes. A few must keep them: a failed login still counts
+    # towards lockout, and a replayed refresh token still revokes its family.
+    keeps_changes: bool = False
 
     def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None):
         if detail is not None:
             self.detail = detail
         self.headers = dict(headers or {})
         super().__init__(self.detail)
+
+    def keeping_changes(self) -> "TenantryError":
+        """This error, marked so that the request's transaction commits before it is answered."""
+        self.keeps_changes = True
+        return self
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "detail": self.detail}

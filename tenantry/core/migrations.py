@@ -27,3 +27,17 @@ def head_revision(tree: Tree) -> str:
     if head is None:
         raise RuntimeError(f"the {tree} migration tree has no revisions")
     return head
+
+
+def tenant_schema() -> str:
+    """The real schema a tenant revision is running against.
+
+    Revisions must use it rather than the placeholder `tenant`: Alembic's ALTER operations
+    (add_column, alter_column, ...) do not go through `schema_translate_map`.
+    """
+    from alembic import context
+
+    schema = context.config.attributes.get("schema")
+    if not isinstance(schema, str):
+        raise RuntimeError("tenant revisions run through tenantry's migration runner only")
+    return schema

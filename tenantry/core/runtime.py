@@ -5,7 +5,11 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from tenantry.core.database import Database
+from tenantry.core.email import Mailer
 from tenantry.core.notify import PgListener
+from tenantry.core.ratelimit import RateLimiter
+from tenantry.core.security.keys import KeySet
+from tenantry.core.security.passwords import PasswordHasher
 from tenantry.core.settings import Settings
 from tenantry.core.tenancy.directory import TenantDirectory
 
@@ -16,12 +20,17 @@ class Runtime:
     database: Database
     listener: PgListener
     directory: TenantDirectory
+    keys: KeySet
+    hasher: PasswordHasher
+    mailer: Mailer
+    limiter: RateLimiter
 
     async def start(self) -> None:
         await self.listener.start()
 
     async def stop(self) -> None:
         await self.listener.stop()
+        await self.limiter.aclose()
         await self.database.dispose()
 
 

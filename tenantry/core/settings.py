@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     demo_admin_email: str = "admin@demo.example"
     demo_admin_password: SecretStr | None = None
 
+    # Observability. Tenant slugs as label values multiply series by tenants: off unless the
+    # fleet is small. With a token, /metrics wants `Authorization: Bearer <token>`.
+    metrics_tenant_labels: bool = False
+    metrics_token: SecretStr | None = None
+    # `tenantry serve` lets in-flight requests finish for this long after SIGTERM; keep it under
+    # the pod's terminationGracePeriodSeconds.
+    shutdown_timeout_seconds: int = Field(default=20, ge=1)
+
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: object) -> object:

@@ -10,16 +10,16 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from alembic import op
+from tenantry.core.migrations import tenant_schema
 
 revision: str = "t0001"
 down_revision: str | None = None
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
-SCHEMA = "tenant"  # translated to the real tenant schema at run time
-
 
 def upgrade() -> None:
+    schema = tenant_schema()
     op.create_table(
         "users",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -31,12 +31,13 @@ def upgrade() -> None:
             "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
-        schema=SCHEMA,
+        schema=schema,
     )
     op.create_index(
-        "uq_users_email_lower", "users", [sa.text("lower(email)")], unique=True, schema=SCHEMA
+        "uq_users_email_lower", "users", [sa.text("lower(email)")], unique=True, schema=schema
     )
 
 
 def downgrade() -> None:
-    op.drop_table("users", schema=SCHEMA)
+    schema = tenant_schema()
+    op.drop_table("users", schema=schema)

@@ -10,21 +10,39 @@ from rich.console import Console
 
 from tenantry.core.database import Database, create_engine
 from tenantry.core.settings import Settings, get_settings, normalize_database_url
-from tenantry.platform.demo import DEMO_SLUG, ensure_demo_tenant
+from tenantry.platform.demo import DEMO_SLUG, DemoAdmin, ensure_demo_tenant
 from tenantry.platform.migrations.service import upgrade_fleet
 
 console = Console(stderr=True)
 
 
-async def prepare(settings: Settings) -> None:
+async def prepare(settings: Settings) -> DemoAdmin:
     database = Database(create_engine(settings))
     try:
         report = await upgrade_fleet(database.engine)
         if not report.ok:
             raise RuntimeError(f"migrations failed: {report.failed}")
-        await ensure_demo_tenant(database)
+        return await ensure_demo_tenant(database, settings)
     finally:
         await database.dispose()
+
+
+def login_instructions(settings: Settings, admin: DemoAdmin) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    if admin.password_file is not None:
+        password = f"{admin.password}  (kept in {admin.password_file})"
+    else:
+        password = admin.password or "as set by TENANTRY_DEMO_ADMIN_PASSWORD"
+    return (
+        f"\n[bold]Tenantry[/bold] at {base}   API docs: {base}/docs\n"
+        f"demo tenant: header [cyan]X-Tenant: {DEMO_SLUG}[/cyan] "
+        f"(or http://{DEMO_SLUG}.{settings.base_domain}:{settings.port})\n"
+        f"demo admin:  {admin.email}\n"
+        f"password:    {password}\n"
+        "log in: open /docs, Authorize, use the email as username. Or:\n"
+        f"  curl -s {base}/api/v1/oauth/token -H 'X-Tenant: {DEMO_SLUG}' "
+        f"-d grant_type=password -d username={admin.email} -d password=...\n"
+    )
 
 
 def dev_command(
@@ -47,13 +65,8 @@ def dev_command(
         settings = get_settings()
         console.print(f"PostgreSQL listens at {url}")
     try:
-        asyncio.run(prepare(settings))
-        base = f"http://{settings.host}:{settings.port}"
-        console.print(
-            f"\n[bold]Tenantry[/bold] at {base}  (API docs: {base}/docs)\n"
-            f"demo tenant: send [cyan]X-Tenant: {DEMO_SLUG}[/cyan] "
-            f"or use http://{DEMO_SLUG}.{settings.base_domain}:{settings.port}\n"
-        )
+        admin = asyncio.run(prepare(settings))
+        console.print(login_instructions(settings, admin), highlight=False)
         if migrate_only:
             return
         uvicorn.run(

@@ -8,6 +8,7 @@ from alembic import command
 from tenantry.core.database import schema_translated
 from tenantry.core.migrations import Tree, alembic_config, head_revision
 from tenantry.core.models import TenantBase
+from tenantry.tenants import models as tenant_models
 
 
 def upgrade_platform_sync(connection: Connection, revision: str = "head") -> None:
@@ -33,6 +34,8 @@ def create_tenant_tables_sync(connection: Connection, schema: str) -> None:
 
     Much faster than replaying every revision; a test checks that both give the same schema.
     """
+    if not tenant_models.__all__:  # importing the module is what registers the tables
+        raise RuntimeError("no tenant models registered")
     with schema_translated(connection, schema):
         # checkfirst=False: existence checks would look in the untranslated schema; ours is new.
         TenantBase.metadata.create_all(connection, checkfirst=False)

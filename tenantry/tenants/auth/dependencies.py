@@ -1,0 +1,67 @@
+"""Authentication for tenant routes: a bearer access token bound to the resolved tenant.
+
+Transport and strategy are apart (as in fastapi-users): `OAuth2PasswordBearer` finds the token in
+the `Authorization` header (and makes Swagger UI's Authorize button work); `verify_access_token`
+decides whether it is good.
+"""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from tenantry.core.clock import utcnow
+from tenantry.core.dependencies import RuntimeDep, TenantSession
+from tenantry.core.errors import TooManyRequests, Unauthorized
+from tenantry.core.observability.metrics import RATE_LIMITED
+from tenantry.core.security.tokens import AccessTokenClaims, InvalidToken, verify_access_token
+from tenantry.tenants.auth.context import Client, Identity
+from tenantry.tenants.users.models import User
+from tenantry.tenants.users.repository import UserRepository
+
+TOKEN_URL = "/api/v1/oauth/token"  # noqa: S105 - a path, not a secret
+
+bearer_transport = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+async def access_claims(
+    request: Request, ctx: Identity, token: Annotated[str | None, Depends(bearer_transport)]
+) -> AccessTokenClaims:
+    if not token:
+        raise Unauthorized("A bearer access token is required.")
+    claims = verify_access_token(
+        ctx.keys, token, issuer=ctx.issuer, audience=ctx.audience, tenant_id=str(ctx.tenant.id)
+    )
+    request.scope.setdefault("state", {})["user_id"] = claims.sub
+    return claims
+
+
+CurrentClaims = Annotated[AccessTokenClaims, Depends(access_claims)]
+
+
+async def current_user(claims: CurrentClaims, session: TenantSession) -> User:
+    """The caller, while their session is alive and their account active.
+
+    Checking the session here (one indexed join with the user read we need anyway) makes logout
+    and revocation take effect at once instead of when the access token expires.
+    """
+    user = await UserRepository(session).get_for_session(
+        UUID(claims.sub), UUID(claims.sid), utcnow()
+    )
+    if user is None or not user.is_active:
+        raise InvalidToken("The session has ended.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def throttle_token_endpoint(runtime: RuntimeDep, client: Client) -> None:
+    """Per-IP throttling of credential guessing; shared across replicas when Redis is set."""
+    decision = await runtime.limiter.hit(
+        runtime.settings.rate_limit_token_endpoint, "token", client.ip_address or "unknown"
+    )
+    if not decision.allowed:
+        RATE_LIMITED.labels(scope="token").inc()
+        raise TooManyRequests(headers={"Retry-After": str(decision.retry_after)})

@@ -1,0 +1,108 @@
+"""OAuth 2.0 token and revocation endpoints (RFC 6749, RFC 7009), logout."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Form, status
+from fastapi.responses import JSONResponse, Response
+
+from tenantry.core.api import API_V1
+from tenantry.core.dependencies import TenantSession
+from tenantry.tenants.auth.context import Client, Identity
+from tenantry.tenants.auth.dependencies import CurrentClaims, CurrentUser, throttle_token_endpoint
+from tenantry.tenants.auth.oauth import NO_STORE, InvalidRequest, UnsupportedGrantType
+from tenantry.tenants.auth.schemas import OAuthErrorBody, TokenResponse
+from tenantry.tenants.auth.service import IssuedTokens, auth_service
+
+router = APIRouter(prefix=API_V1, tags=["auth"])
+
+OptionalField = Annotated[str | None, Form()]
+_OAUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": OAuthErrorBody, "description": "RFC 6749 error"},
+    401: {"model": OAuthErrorBody, "description": "invalid_client"},
+    429: {"description": "Too many attempts from this address; see Retry-After"},
+}
+
+
+def _token_response(tokens: IssuedTokens) -> JSONResponse:
+    body = TokenResponse(
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token,
+        scope=tokens.scope,
+    )
+    return JSONResponse(body.model_dump(), headers=NO_STORE)
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise InvalidRequest(f"The {name} parameter is required.")
+    return value
+
+
+@router.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    responses=_OAUTH_ERRORS,
+    dependencies=[Depends(throttle_token_endpoint)],
+)
+async def token(
+    session: TenantSession,
+    ctx: Identity,
+    client: Client,
+    grant_type: OptionalField = None,
+    username: OptionalField = None,
+    password: OptionalField = None,
+    refresh_token: OptionalField = None,
+    scope: OptionalField = None,
+    client_id: OptionalField = None,
+) -> JSONResponse:
+    """Issue tokens: `grant_type=password` (username is the email) or `refresh_token`."""
+    # Parameters are checked here rather than by FastAPI, so that a missing one answers in the
+    # RFC 6749 form (400 invalid_request) instead of a generic 422. Public clients only for now:
+    # `client_id` is accepted and not checked.
+    del client_id
+    if grant_type == "password":
+        tokens = await auth_service.password_grant(
+            session,
+            ctx,
+            email=_required(username, "username"),
+            password=_required(password, "password"),
+            scope=scope,
+            client=client,
+        )
+    elif grant_type == "refresh_token":
+        tokens = await auth_service.refresh_grant(
+            session, ctx, refresh_token=_required(refresh_token, "refresh_token"), scope=scope
+        )
+    elif grant_type is None:
+        raise InvalidRequest("The grant_type parameter is required.")
+    else:
+        raise UnsupportedGrantType()
+    return _token_response(tokens)
+
+
+@router.post("/oauth/revoke", status_code=status.HTTP_200_OK, responses=_OAUTH_ERRORS)
+async def revoke(
+    session: TenantSession,
+    ctx: Identity,
+    token: OptionalField = None,
+    token_type_hint: OptionalField = None,
+) -> Response:
+    """Revoke a refresh or access token (RFC 7009); unknown tokens also answer 200."""
+    del token_type_hint  # both kinds are looked up anyway, as RFC 7009 section 2.1 allows
+    await auth_service.revoke_token(session, ctx, _required(token, "token"))
+    return Response(status_code=status.HTTP_200_OK, headers=NO_STORE)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(session: TenantSession, claims: CurrentClaims, user: CurrentUser) -> None:
+    """End the session of the presented access token."""
+    del user  # only checks that the session is still alive
+    await auth_service.logout(session, UUID(claims.sid))
+
+
+@router.post("/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT)
+async def logout_everywhere(session: TenantSession, user: CurrentUser) -> None:
+    """End every session of the caller, on every device."""
+    await auth_service.logout_everywhere(session, user.id)

@@ -1,0 +1,223 @@
+"""Login, refresh-token rotation with reuse detection, revocation and logout."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.core.clock import utcnow
+from tenantry.core.observability.metrics import LOCKOUTS, LOGINS, REFRESH_REUSE, TOKENS_ISSUED
+from tenantry.core.security.opaque import digest_of, new_opaque_token
+from tenantry.core.security.tokens import InvalidToken, issue_access_token, verify_access_token
+from tenantry.tenants.auth.context import ClientInfo, IdentityContext
+from tenantry.tenants.auth.models import AuthSession
+from tenantry.tenants.auth.oauth import InvalidGrant, InvalidScope
+from tenantry.tenants.auth.repository import RefreshTokenRepository, SessionRepository
+from tenantry.tenants.users.models import User
+from tenantry.tenants.users.repository import UserRepository
+
+log = structlog.get_logger(__name__)
+
+SUPPORTED_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
+DEFAULT_SCOPE = "openid profile email"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    scope: str
+    session_id: UUID
+
+
+def resolve_scope(requested: str | None) -> str:
+    if not requested or not requested.strip():
+        return DEFAULT_SCOPE
+    scopes = requested.split()
+    if not set(scopes) <= SUPPORTED_SCOPES:
+        raise InvalidScope()
+    return " ".join(dict.fromkeys(scopes))
+
+
+class AuthService:
+    async def password_grant(
+        self,
+        session: AsyncSession,
+        ctx: IdentityContext,
+        *,
+        email: str,
+        password: str,
+        scope: str | None,
+        client: ClientInfo,
+    ) -> IssuedTokens:
+        """Resource-owner password grant. Every failure gives the same `invalid_grant`."""
+        granted_scope = resolve_scope(scope)
+        users = UserRepository(session)
+        user = await users.get_by_email(email) if email else None
+        now = utcnow()
+        if user is None or user.password_hash is None:
+            # Same work as a real check, so timing does not tell unknown users apart.
+            await ctx.hasher.verify_dummy(password)
+            self._failed("invalid_credentials", ctx)
+            raise InvalidGrant()
+        if user.locked_until is not None and user.locked_until > now:
+            await ctx.hasher.verify_dummy(password)
+            self._failed("locked", ctx, user_id=user.id)
+            raise InvalidGrant()
+        check = await ctx.hasher.verify(user.password_hash, password)
+        if not check.ok:
+            await self._count_failure(users, ctx, user, now)
+            raise InvalidGrant().keeping_changes()
+        if not user.is_active:
+            self._failed("disabled", ctx, user_id=user.id)
+            raise InvalidGrant()
+        if check.new_hash is not None:
+            user.password_hash = check.new_hash
+        user.failed_login_count = 0
+        user.locked_until = None
+        user.last_login_at = now
+        tokens = await self._open_session(session, ctx, user, granted_scope, client, now)
+        LOGINS.labels(outcome="success", tenant=self._tenant_label(ctx)).inc()
+        TOKENS_ISSUED.labels(grant="password").inc()
+        log.info("auth.login_succeeded", user_id=str(user.id), session_id=str(tokens.session_id))
+        return tokens
+
+    async def refresh_grant(
+        self, session: AsyncSession, ctx: IdentityContext, *, refresh_token: str, scope: str | None
+    ) -> IssuedTokens:
+        """Rotate a refresh token. A used token presented again revokes its whole session."""
+        granted_scope = resolve_scope(scope)
+        now = utcnow()
+        digest = digest_of(refresh_token)
+        refresh = RefreshTokenRepository(session)
+        sessions = SessionRepository(session)
+        session_id = await refresh.consume(digest, now)
+        if session_id is None:
+            replayed = await refresh.session_of(digest)
+            if replayed is None:
+                raise InvalidGrant()
+            # OWASP ASVS 5.0 10.4.5: a replay means the token leaked; end the family.
+            await sessions.revoke(replayed, now, "refresh_reuse")
+            REFRESH_REUSE.inc()
+            log.warning("auth.refresh_reuse_detected", session_id=str(replayed))
+            raise InvalidGrant().keeping_changes()
+        auth_session = await sessions.get(session_id)
+        user = await UserRepository(session).get(auth_session.user_id) if auth_session else None
+        if (
+            auth_session is None
+            or user is None
+            or not _alive(auth_session, now)
+            or not user.is_active
+        ):
+            raise InvalidGrant()
+        auth_session.last_used_at = now
+        auth_session.idle_expires_at = min(
+            now + timedelta(minutes=ctx.settings.session_idle_minutes), auth_session.expires_at
+        )
+        issued = new_opaque_token()
+        refresh.add(auth_session.id, issued.digest)
+        access_token, expires_in = self._access_token(ctx, user, auth_session.id, granted_scope)
+        TOKENS_ISSUED.labels(grant="refresh_token").inc()
+        return IssuedTokens(access_token, expires_in, issued.value, granted_scope, auth_session.id)
+
+    async def revoke_token(self, session: AsyncSession, ctx: IdentityContext, token: str) -> None:
+        """RFC 7009: end the session behind a refresh or access token; unknown tokens are fine."""
+        now = utcnow()
+        sessions = SessionRepository(session)
+        session_id = await RefreshTokenRepository(session).session_of(digest_of(token))
+        if session_id is None:
+            try:
+                claims = verify_access_token(
+                    ctx.keys, token, issuer=ctx.issuer, audience=ctx.audience,
+                    tenant_id=str(ctx.tenant.id),
+                )  # fmt: skip
+            except InvalidToken:
+                return
+            session_id = UUID(claims.sid)
+        if await sessions.revoke(session_id, now, "revoked"):
+            log.info("auth.token_revoked", session_id=str(session_id))
+
+    async def logout(self, session: AsyncSession, session_id: UUID) -> None:
+        await SessionRepository(session).revoke(session_id, utcnow(), "logout")
+        log.info("auth.logged_out", session_id=str(session_id))
+
+    async def logout_everywhere(self, session: AsyncSession, user_id: UUID) -> int:
+        count = await SessionRepository(session).revoke_all(user_id, utcnow(), "logout_all")
+        log.info("auth.logged_out_everywhere", user_id=str(user_id), sessions=count)
+        return count
+
+    async def _open_session(
+        self,
+        session: AsyncSession,
+        ctx: IdentityContext,
+        user: User,
+        scope: str,
+        client: ClientInfo,
+        now: datetime,
+    ) -> IssuedTokens:
+        expires_at = now + timedelta(minutes=ctx.settings.session_absolute_minutes)
+        auth_session = AuthSession(
+            id=uuid4(),
+            user_id=user.id,
+            last_used_at=now,
+            idle_expires_at=min(
+                now + timedelta(minutes=ctx.settings.session_idle_minutes), expires_at
+            ),
+            expires_at=expires_at,
+            user_agent=client.user_agent,
+            ip_address=client.ip_address,
+        )
+        SessionRepository(session).add(auth_session)
+        await session.flush()
+        issued = new_opaque_token()
+        RefreshTokenRepository(session).add(auth_session.id, issued.digest)
+        access_token, expires_in = self._access_token(ctx, user, auth_session.id, scope)
+        return IssuedTokens(access_token, expires_in, issued.value, scope, auth_session.id)
+
+    def _access_token(
+        self, ctx: IdentityContext, user: User, session_id: UUID, scope: str
+    ) -> tuple[str, int]:
+        ttl = ctx.settings.access_token_minutes * 60
+        token, _ = issue_access_token(
+            ctx.keys,
+            issuer=ctx.issuer,
+            audience=ctx.audience,
+            subject=str(user.id),
+            tenant_id=str(ctx.tenant.id),
+            session_id=str(session_id),
+            ttl_seconds=ttl,
+            scope=scope,
+        )
+        return token, ttl
+
+    async def _count_failure(
+        self, users: UserRepository, ctx: IdentityContext, user: User, now: datetime
+    ) -> None:
+        failures = await users.record_failed_login(user.id)
+        self._failed("invalid_credentials", ctx, user_id=user.id)
+        if failures >= ctx.settings.lockout_threshold:
+            until = now + timedelta(minutes=ctx.settings.lockout_minutes)
+            await users.lock_until(user.id, until)
+            LOCKOUTS.inc()
+            log.warning("auth.locked_out", user_id=str(user.id), until=until.isoformat())
+
+    def _failed(self, outcome: str, ctx: IdentityContext, user_id: UUID | None = None) -> None:
+        LOGINS.labels(outcome=outcome, tenant=self._tenant_label(ctx)).inc()
+        log.info("auth.login_failed", reason=outcome, user_id=str(user_id) if user_id else None)
+
+    def _tenant_label(self, ctx: IdentityContext) -> str:
+        return ctx.tenant.slug if ctx.tenant_labels else ""
+
+
+def _alive(auth_session: AuthSession, now: datetime) -> bool:
+    return (
+        auth_session.revoked_at is None
+        and auth_session.expires_at > now
+        and auth_session.idle_expires_at > now
+    )
+
+
+auth_service = AuthService()

@@ -1,0 +1,13 @@
+"""Every route of the tenant plane."""
+
+from fastapi import APIRouter
+
+from tenantry.tenants.accounts.router import router as accounts_router
+from tenantry.tenants.auth.router import router as auth_router
+from tenantry.tenants.users.router import router as me_router
+from tenantry.tenants.wellknown.router import router as wellknown_router
+
+
+def tenant_routers() -> list[APIRouter]:
+    """Each router carries its full path prefix (see tenantry.core.api)."""
+    return [auth_router, accounts_router, me_router, wellknown_router]

@@ -1,0 +1,63 @@
+"""The caller's own account: /api/v1/users/me."""
+
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from tenantry.core.api import API_V1
+from tenantry.core.dependencies import TenantSession
+from tenantry.tenants.auth.context import Identity
+from tenantry.tenants.auth.dependencies import CurrentClaims, CurrentUser
+from tenantry.tenants.users.schemas import PasswordChange, ProfileUpdate, SessionRead, UserRead
+from tenantry.tenants.users.service import user_service
+
+router = APIRouter(prefix=f"{API_V1}/users/me", tags=["me"])
+
+
+@router.get("", response_model=UserRead)
+async def read_me(user: CurrentUser) -> UserRead:
+    """The caller's profile."""
+    return UserRead.model_validate(user)
+
+
+@router.patch("", response_model=UserRead)
+async def update_me(session: TenantSession, user: CurrentUser, update: ProfileUpdate) -> UserRead:
+    """Change the caller's profile; omitted fields stay as they are."""
+    return UserRead.model_validate(await user_service.update_profile(session, user, update))
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    session: TenantSession,
+    ctx: Identity,
+    user: CurrentUser,
+    claims: CurrentClaims,
+    body: PasswordChange,
+) -> None:
+    """Change the password (the current one is required); other sessions end."""
+    await user_service.change_password(
+        session,
+        ctx,
+        user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        keep_session=UUID(claims.sid),
+    )
+
+
+@router.get("/sessions", response_model=list[SessionRead])
+async def list_sessions(
+    session: TenantSession, user: CurrentUser, claims: CurrentClaims
+) -> list[SessionRead]:
+    """The caller's live sessions, most recently used first."""
+    current = UUID(claims.sid)
+    return [
+        SessionRead.model_validate(found).model_copy(update={"current": found.id == current})
+        for found in await user_service.sessions(session, user)
+    ]
+
+
+@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def end_session(session: TenantSession, user: CurrentUser, session_id: UUID) -> None:
+    """End one of the caller's sessions."""
+    await user_service.end_session(session, user, session_id)
