@@ -49,3 +49,12 @@ async def test_metadata_is_per_tenant(client: httpx.AsyncClient, make_tenant: ob
 async def test_metadata_needs_a_tenant(client: httpx.AsyncClient) -> None:
     response = await client.get("/.well-known/openid-configuration")
     assert response.json()["error"] == "tenant_required"
+
+
+async def test_swagger_authorize_uses_the_token_endpoint(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    scheme = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    assert scheme["flows"]["password"]["tokenUrl"] == "/api/v1/oauth/token"
+    me = schema["paths"]["/api/v1/users/me"]["get"]
+    assert {"OAuth2PasswordBearer": []} in me["security"]
+    assert (await client.get("/docs")).status_code == 200

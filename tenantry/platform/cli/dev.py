@@ -29,18 +29,18 @@ async def prepare(settings: Settings) -> DemoAdmin:
 
 def login_instructions(settings: Settings, admin: DemoAdmin) -> str:
     base = f"http://{settings.host}:{settings.port}"
+    tenant_host = f"http://{DEMO_SLUG}.{settings.base_domain}:{settings.port}"
     if admin.password_file is not None:
         password = f"{admin.password}  (kept in {admin.password_file})"
     else:
         password = admin.password or "as set by TENANTRY_DEMO_ADMIN_PASSWORD"
     return (
-        f"\n[bold]Tenantry[/bold] at {base}   API docs: {base}/docs\n"
-        f"demo tenant: header [cyan]X-Tenant: {DEMO_SLUG}[/cyan] "
-        f"(or http://{DEMO_SLUG}.{settings.base_domain}:{settings.port})\n"
+        f"\n[bold]Tenantry[/bold] listens on {base}\n"
+        f"demo tenant: {tenant_host}  (or any URL with the header X-Tenant: {DEMO_SLUG})\n"
         f"demo admin:  {admin.email}\n"
         f"password:    {password}\n"
-        "log in: open /docs, Authorize, use the email as username. Or:\n"
-        f"  curl -s {base}/api/v1/oauth/token -H 'X-Tenant: {DEMO_SLUG}' "
+        f"Swagger UI:  {tenant_host}/docs, then Authorize with the email as username\n"
+        f"curl:        curl -s {base}/api/v1/oauth/token -H 'X-Tenant: {DEMO_SLUG}' "
         f"-d grant_type=password -d username={admin.email} -d password=...\n"
     )
 
