@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tenantry import __version__
+from tenantry.core.authz.cache import PolicyCache
 from tenantry.core.database import Database, create_engine
 from tenantry.core.email import build_mailer
 from tenantry.core.errors import install_error_handlers
@@ -28,6 +29,7 @@ from tenantry.core.settings import Settings, get_settings
 from tenantry.core.tenancy.directory import TenantDirectory
 from tenantry.core.tenancy.middleware import TenantResolverMiddleware
 from tenantry.platform.tenants.repository import RegistryTenantSource
+from tenantry.tenants.roles.service import policy_loader
 from tenantry.tenants.router import tenant_routers
 
 # Probes and scrapes never depend on a tenant, even when a stray X-Tenant header comes along.
@@ -54,6 +56,7 @@ def build_runtime(settings: Settings) -> Runtime:
         hasher=PasswordHasher.from_settings(settings),
         mailer=build_mailer(settings),
         limiter=RateLimiter.from_settings(settings),
+        policies=PolicyCache(policy_loader(database), listener, maxsize=settings.authz_cache_size),
     )
 
 

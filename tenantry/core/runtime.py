@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from tenantry.core.authz.cache import PolicyCache
 from tenantry.core.database import Database
 from tenantry.core.email import Mailer
 from tenantry.core.notify import PgListener
@@ -24,6 +25,7 @@ class Runtime:
     hasher: PasswordHasher
     mailer: Mailer
     limiter: RateLimiter
+    policies: PolicyCache
 
     async def start(self) -> None:
         await self.listener.start()

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     tenant_header: bool | None = None
     tenant_cache_ttl_seconds: float = Field(default=300.0, ge=0)
     tenant_cache_size: int = Field(default=10_000, ge=1)
+    authz_cache_size: int = Field(default=1_000, ge=1)
 
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.AUTO

@@ -12,6 +12,7 @@ from tenantry.core.security.passwords import PasswordHasher
 from tenantry.core.settings import Settings
 from tenantry.platform.tenants.repository import TenantRepository
 from tenantry.platform.tenants.service import tenant_service
+from tenantry.tenants.roles.service import role_service
 from tenantry.tenants.users.repository import UserRepository
 from tenantry.tenants.users.service import user_service
 
@@ -64,10 +65,11 @@ async def ensure_demo_tenant(database: Database, settings: Settings) -> DemoAdmi
         password, path = _choose_password(settings)
         password_hash = await hasher.hash(password)
         if admin is None:
-            await user_service.create(
+            admin = await user_service.create(
                 session, email=email, password_hash=password_hash, email_verified=True,
                 display_name="Demo Admin",
             )  # fmt: skip
+            await role_service.grant_builtin(session, admin, "owner")
         else:
             admin.password_hash = password_hash
         return DemoAdmin(email, password, path)

@@ -48,6 +48,10 @@ from tenantry.core.tenancy.context import TenantStatus
 log = structlog.get_logger(__name__)
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus-client opens its per-process files as the metrics below are created, so the
+# directory must exist before then (a fresh emptyDir or tmpfs may not have it yet).
+if _directory := os.environ.get(MULTIPROC_DIR_VARIABLE):
+    Path(_directory).mkdir(parents=True, exist_ok=True)
 
 # --- HTTP, recorded by RequestContextMiddleware -------------------------------------------------
 
@@ -271,17 +275,21 @@ def multiprocess_dir() -> Path | None:
 
 
 def prepare_multiprocess_dir() -> None:
-    """Empty the multiprocess directory before workers start: old files would count as live."""
+    """Before workers start, delete the files of earlier processes: they would count as live.
+
+    This process's own files stay: it imported the metrics already and keeps them mapped.
+    """
     directory = multiprocess_dir()
     if directory is None:
         return
-    directory.mkdir(parents=True, exist_ok=True)
+    own = f"_{os.getpid()}.db"
     for stale in directory.glob("*.db"):
-        stale.unlink()
+        if not stale.name.endswith(own):
+            stale.unlink()
 
 
 def worker_stopped() -> None:
-    """Called when a worker shuts down: its live gauges (in-flight, pool) stop counting."""
+    """Called when a process that serves stops: its live gauges (in flight, pool) stop counting."""
     if multiprocess_dir() is not None:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from tenantry.core.database import create_engine
-from tenantry.core.observability.metrics import prepare_multiprocess_dir
+from tenantry.core.observability.metrics import prepare_multiprocess_dir, worker_stopped
 from tenantry.core.settings import Settings, get_settings
 from tenantry.platform.cli.dev import dev_command
 from tenantry.platform.migrations.service import BehindTenant, tenants_behind, upgrade_fleet
@@ -57,18 +57,21 @@ def serve(
     settings = get_settings()
     require_database(settings)
     prepare_multiprocess_dir()
-    uvicorn.run(
-        "tenantry.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        access_log=False,  # structlog writes one access event per request
-        proxy_headers=True,
-        # On SIGTERM: stop accepting, let in-flight requests finish for this long, then run the
-        # lifespan shutdown (LISTEN connection, pool).
-        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
-    )
+    try:
+        uvicorn.run(
+            "tenantry.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            access_log=False,  # structlog writes one access event per request
+            proxy_headers=True,
+            # On SIGTERM: stop accepting, let in-flight requests finish for this long, then run
+            # the lifespan shutdown (LISTEN connection, pool).
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        )
+    finally:
+        worker_stopped()  # with several workers, this is the supervisor's own metrics file
 
 
 @db_app.command("upgrade")

@@ -9,6 +9,7 @@ from tenantry.core.database import schema_translated
 from tenantry.core.migrations import Tree, alembic_config, head_revision
 from tenantry.core.models import TenantBase
 from tenantry.tenants import models as tenant_models
+from tenantry.tenants.ddl import schema_extras
 
 
 def upgrade_platform_sync(connection: Connection, revision: str = "head") -> None:
@@ -39,6 +40,8 @@ def create_tenant_tables_sync(connection: Connection, schema: str) -> None:
     with schema_translated(connection, schema):
         # checkfirst=False: existence checks would look in the untranslated schema; ours is new.
         TenantBase.metadata.create_all(connection, checkfirst=False)
+    for statement in schema_extras(schema):
+        connection.exec_driver_sql(statement)
     context = MigrationContext.configure(connection, opts={"version_table_schema": schema})
     context.stamp(
         ScriptDirectory.from_config(alembic_config(Tree.TENANT)), head_revision(Tree.TENANT)

@@ -16,12 +16,13 @@ from tenantry.core.observability.metrics import (
     TENANT_EVENTS,
     observe_duration,
 )
-from tenantry.core.tenancy.context import TenantStatus, schema_name_for
+from tenantry.core.tenancy.context import PLATFORM_TENANT_SLUG, TenantStatus, schema_name_for
 from tenantry.platform.migrations.alembic_runner import create_tenant_tables_sync
 from tenantry.platform.tenants.errors import SlugTaken
 from tenantry.platform.tenants.models import TenantRecord
 from tenantry.platform.tenants.repository import TenantRepository
 from tenantry.platform.tenants.slugs import validate_slug
+from tenantry.tenants.roles.service import role_service
 
 log = structlog.get_logger(__name__)
 
@@ -70,10 +71,14 @@ class TenantService:
             raise RuntimeError("the provisioning connection is closed")
         await connection.execute(CreateSchema(record.schema_name))
         await connection.run_sync(create_tenant_tables_sync, record.schema_name)
-        if seed is not None:
-            with schema_translated(sync_connection, record.schema_name):
-                # The seed session joins this transaction through the same connection.
-                await seed(AsyncSession(bind=connection, expire_on_commit=False), record)
+        with schema_translated(sync_connection, record.schema_name):
+            # The seed session joins this transaction through the same connection.
+            tenant_session = AsyncSession(bind=connection, expire_on_commit=False)
+            await role_service.seed_builtin(
+                tenant_session, platform=record.slug == PLATFORM_TENANT_SLUG
+            )
+            if seed is not None:
+                await seed(tenant_session, record)
         TENANT_EVENTS.labels(action="provisioned").inc()
         log.info("tenant.provisioned", tenant_id=str(record.id), slug=slug)
         return record

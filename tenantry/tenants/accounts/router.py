@@ -17,7 +17,7 @@ from tenantry.tenants.accounts.schemas import (
 )
 from tenantry.tenants.accounts.service import account_service
 from tenantry.tenants.auth.context import Identity
-from tenantry.tenants.auth.dependencies import CurrentUser
+from tenantry.tenants.roles.dependencies import SelfService
 
 router = APIRouter(prefix=f"{API_V1}/auth", tags=["accounts"])
 log = structlog.get_logger(__name__)
@@ -51,7 +51,7 @@ async def verify_email(session: TenantSession, body: EmailVerification) -> Accep
 
 @router.post("/verify-email/resend", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def resend_verification(
-    session: TenantSession, ctx: Identity, user: CurrentUser, background: BackgroundTasks
+    session: TenantSession, ctx: Identity, user: SelfService, background: BackgroundTasks
 ) -> Accepted:
     """Email a new confirmation link to the caller; older links stop working."""
     emails = await account_service.resend_verification(session, ctx, user)

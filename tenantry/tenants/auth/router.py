@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse, Response
 from tenantry.core.api import API_V1
 from tenantry.core.dependencies import TenantSession
 from tenantry.tenants.auth.context import Client, Identity
-from tenantry.tenants.auth.dependencies import CurrentClaims, CurrentUser, throttle_token_endpoint
+from tenantry.tenants.auth.dependencies import CurrentClaims, throttle_token_endpoint
+from tenantry.tenants.roles.dependencies import SelfService
 from tenantry.tenants.auth.oauth import NO_STORE, InvalidRequest, UnsupportedGrantType
 from tenantry.tenants.auth.schemas import OAuthErrorBody, TokenResponse
 from tenantry.tenants.auth.service import IssuedTokens, auth_service
@@ -96,13 +97,13 @@ async def revoke(
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(session: TenantSession, claims: CurrentClaims, user: CurrentUser) -> None:
+async def logout(session: TenantSession, claims: CurrentClaims, user: SelfService) -> None:
     """End the session of the presented access token."""
     del user  # only checks that the session is still alive
     await auth_service.logout(session, UUID(claims.sid))
 
 
 @router.post("/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT)
-async def logout_everywhere(session: TenantSession, user: CurrentUser) -> None:
+async def logout_everywhere(session: TenantSession, user: SelfService) -> None:
     """End every session of the caller, on every device."""
     await auth_service.logout_everywhere(session, user.id)

@@ -7,7 +7,8 @@ from fastapi import APIRouter, status
 from tenantry.core.api import API_V1
 from tenantry.core.dependencies import TenantSession
 from tenantry.tenants.auth.context import Identity
-from tenantry.tenants.auth.dependencies import CurrentClaims, CurrentUser
+from tenantry.tenants.auth.dependencies import CurrentClaims
+from tenantry.tenants.roles.dependencies import SelfService
 from tenantry.tenants.users.schemas import PasswordChange, ProfileUpdate, SessionRead, UserRead
 from tenantry.tenants.users.service import user_service
 
@@ -15,13 +16,13 @@ router = APIRouter(prefix=f"{API_V1}/users/me", tags=["me"])
 
 
 @router.get("", response_model=UserRead)
-async def read_me(user: CurrentUser) -> UserRead:
+async def read_me(user: SelfService) -> UserRead:
     """The caller's profile."""
     return UserRead.model_validate(user)
 
 
 @router.patch("", response_model=UserRead)
-async def update_me(session: TenantSession, user: CurrentUser, update: ProfileUpdate) -> UserRead:
+async def update_me(session: TenantSession, user: SelfService, update: ProfileUpdate) -> UserRead:
     """Change the caller's profile; omitted fields stay as they are."""
     return UserRead.model_validate(await user_service.update_profile(session, user, update))
 
@@ -30,7 +31,7 @@ async def update_me(session: TenantSession, user: CurrentUser, update: ProfileUp
 async def change_password(
     session: TenantSession,
     ctx: Identity,
-    user: CurrentUser,
+    user: SelfService,
     claims: CurrentClaims,
     body: PasswordChange,
 ) -> None:
@@ -47,7 +48,7 @@ async def change_password(
 
 @router.get("/sessions", response_model=list[SessionRead])
 async def list_sessions(
-    session: TenantSession, user: CurrentUser, claims: CurrentClaims
+    session: TenantSession, user: SelfService, claims: CurrentClaims
 ) -> list[SessionRead]:
     """The caller's live sessions, most recently used first."""
     current = UUID(claims.sid)
@@ -58,6 +59,6 @@ async def list_sessions(
 
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def end_session(session: TenantSession, user: CurrentUser, session_id: UUID) -> None:
+async def end_session(session: TenantSession, user: SelfService, session_id: UUID) -> None:
     """End one of the caller's sessions."""
     await user_service.end_session(session, user, session_id)

@@ -1,0 +1,1 @@
+"""Authorization: Casbin enforcers per tenant, built from policies/ and the tenant's own roles."""
