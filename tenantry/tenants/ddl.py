@@ -16,8 +16,8 @@ def schema_extras(schema: str) -> list[str]:
         for table in AUTHZ_TABLES
     ]
     statements.append(
-        f'CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON "{schema}".audit_events '
-        "FOR EACH ROW EXECUTE FUNCTION platform.refuse_audit_change()"
+        "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE "
+        f'ON "{schema}".audit_events FOR EACH ROW EXECUTE FUNCTION platform.refuse_audit_change()'
     )
     statements.append(
         f'CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON "{schema}".audit_events '

@@ -184,7 +184,8 @@ async def describe_schema(database: Database, schema: str) -> dict[str, object]:
             await connection.execute(
                 text(
                     "SELECT t.tgname, replace(pg_get_triggerdef(t.oid), :s, 'S') FROM pg_trigger t "
-                    "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "JOIN pg_class c ON c.oid = t.tgrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
                     "WHERE n.nspname = :s AND NOT t.tgisinternal ORDER BY 1"
                 ),
                 {"s": schema},

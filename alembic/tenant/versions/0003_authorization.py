@@ -8,9 +8,9 @@ Create Date: 2026-11-26
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from alembic import op
 from tenantry.core.migrations import tenant_schema
 
 revision: str = "t0003"
@@ -117,8 +117,8 @@ def upgrade() -> None:
             "EXECUTE FUNCTION platform.notify_authz_change()"
         )
     op.execute(
-        f'CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON "{schema}".audit_events '
-        "FOR EACH ROW EXECUTE FUNCTION platform.refuse_audit_change()"
+        "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE "
+        f'ON "{schema}".audit_events FOR EACH ROW EXECUTE FUNCTION platform.refuse_audit_change()'
     )
     op.execute(
         f'CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON "{schema}".audit_events '
@@ -138,8 +138,9 @@ def upgrade() -> None:
             )),
         )
     )  # fmt: skip
+    # The schema name comes from the tenant id, never from input.
     op.execute(
-        f'INSERT INTO "{schema}".user_roles (user_id, role_id) '
+        f'INSERT INTO "{schema}".user_roles (user_id, role_id) '  # noqa: S608
         f'SELECT u.id, r.id FROM "{schema}".users u, "{schema}".roles r '
         f"WHERE r.name = 'owner' AND u.id = ("
         f'SELECT id FROM "{schema}".users ORDER BY created_at, id LIMIT 1)'

@@ -10,10 +10,10 @@ from tenantry.core.api import API_V1
 from tenantry.core.dependencies import TenantSession
 from tenantry.tenants.auth.context import Client, Identity
 from tenantry.tenants.auth.dependencies import CurrentClaims, throttle_token_endpoint
-from tenantry.tenants.roles.dependencies import SelfService
 from tenantry.tenants.auth.oauth import NO_STORE, InvalidRequest, UnsupportedGrantType
 from tenantry.tenants.auth.schemas import OAuthErrorBody, TokenResponse
 from tenantry.tenants.auth.service import IssuedTokens, auth_service
+from tenantry.tenants.roles.dependencies import SelfService
 
 router = APIRouter(prefix=API_V1, tags=["auth"])
 

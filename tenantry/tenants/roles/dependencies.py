@@ -21,7 +21,7 @@ async def tenant_policy(runtime: RuntimeDep, tenant: CurrentTenant) -> TenantPol
 Policy = Annotated[TenantPolicy, Depends(tenant_policy)]
 
 
-def Authorize(permission: str) -> Any:  # noqa: N802 - reads as a declaration on the route
+def Authorize(permission: str) -> Any:
     """A dependency that returns the caller when they hold `permission`, else answers 403."""
     if permission not in builtin_policy().permissions:
         raise ValueError(f"{permission!r} is not in policies/roles.csv")

@@ -84,10 +84,12 @@ class AssignmentRepository:
     async def roles_of(self, user_id: UUID) -> Sequence[Role]:
         return (
             await self.session.scalars(
-                select(Role).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user_id)
+                select(Role)
+                .join(UserRole, UserRole.role_id == Role.id)
+                .where(UserRole.user_id == user_id)
                 .order_by(Role.name)
             )
-        ).all()  # fmt: skip
+        ).all()
 
     async def replace(
         self, user_id: UUID, role_ids: Iterable[UUID], granted_by: UUID | None
