@@ -1,0 +1,75 @@
+"""Recording security-relevant events in the tenant's append-only audit trail.
+
+Call `audit_service.record(...)` inside the request's transaction: the event commits with the
+change it describes, or not at all. Failed logins and refused actions are recorded by errors that
+keep their changes (`TenantryError.keeping_changes()`).
+"""
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.tenants.audit.models import AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
+class AuditContext:
+    """Who acts, and from where. Filled per request; `system()` for work without a request."""
+
+    actor_id: UUID | None = None
+    actor_type: str = "anonymous"  # user | operator | system | anonymous
+    request_id: str | None = None
+    ip_address: str | None = None
+
+    def as_user(self, user_id: UUID) -> "AuditContext":
+        return AuditContext(user_id, "user", self.request_id, self.ip_address)
+
+    @classmethod
+    def system(cls) -> "AuditContext":
+        return cls(actor_type="system")
+
+
+class AuditService:
+    async def record(
+        self,
+        session: AsyncSession,
+        context: AuditContext,
+        action: str,
+        *,
+        outcome: str = "success",
+        target_type: str | None = None,
+        target_id: object | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one event. `details` must never hold secrets (passwords, tokens)."""
+        session.add(
+            AuditEvent(
+                action=action,
+                outcome=outcome,
+                actor_id=context.actor_id,
+                actor_type=context.actor_type,
+                target_type=target_type,
+                target_id=str(target_id) if target_id is not None else None,
+                request_id=context.request_id,
+                ip_address=context.ip_address,
+                details=details or {},
+            )
+        )
+
+
+audit_service = AuditService()
+
+
+def request_audit_context(request: Request) -> AuditContext:
+    """Anonymous until the route knows its user; use `.as_user(user.id)` then."""
+    state = request.scope.get("state", {})
+    return AuditContext(
+        request_id=state.get("request_id"),
+        ip_address=request.client.host if request.client else None,
+    )
+
+
+Audit = Annotated[AuditContext, Depends(request_audit_context)]
