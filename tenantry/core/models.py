@@ -39,6 +39,10 @@ def uuid_pk() -> Mapped[UUID]:
 
 
 class Timestamped:
+    # Fetch database-computed timestamps with RETURNING on flush: reading `updated_at` after an
+    # update must not trigger a lazy load, which async sessions cannot do.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's declarative hook
+
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

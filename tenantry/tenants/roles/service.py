@@ -86,13 +86,18 @@ class RoleService:
     async def create(
         self,
         session: AsyncSession,
+        policy: TenantPolicy,
         *,
+        actor: User,
         name: str,
         description: str | None,
         permissions: Iterable[str],
     ) -> Role:
+        """A custom role, from permissions the actor holds (else they could mint a role above
+        themselves and have someone else grant it)."""
         repository = RoleRepository(session)
         wanted = _check_permissions(permissions)
+        self._ensure_held(policy, actor, wanted)
         await self._ensure_name_free(repository, name)
         role = Role(name=name, description=description, builtin=False)
         repository.add(role)
@@ -104,14 +109,18 @@ class RoleService:
     async def update(
         self,
         session: AsyncSession,
+        policy: TenantPolicy,
         role_id: UUID,
         *,
+        actor: User,
         name: str | None = None,
         description: str | None = None,
         permissions: Iterable[str] | None = None,
     ) -> Role:
         repository = RoleRepository(session)
         role = await self._custom(repository, role_id)
+        # Changing a role changes what its holders may do: only within the actor's own reach.
+        self._ensure_held(policy, actor, policy.permissions_of(role_subject(role.key)))
         if name is not None and name.lower() != role.name.lower():
             await self._ensure_name_free(repository, name)
         if name is not None:
@@ -119,21 +128,34 @@ class RoleService:
         if description is not None:
             role.description = description
         if permissions is not None:
-            await repository.set_permissions(role.id, _check_permissions(permissions))
+            wanted = _check_permissions(permissions)
+            self._ensure_held(policy, actor, wanted)
+            await repository.set_permissions(role.id, wanted)
         await session.flush()
         log.info("role.updated", role_id=str(role.id))
         return role
 
     async def delete(
-        self, session: AsyncSession, role_id: UUID, *, reassign_to: UUID | None = None
+        self,
+        session: AsyncSession,
+        policy: TenantPolicy,
+        role_id: UUID,
+        *,
+        actor: User,
+        reassign_to: UUID | None = None,
     ) -> None:
         repository = RoleRepository(session)
         role = await self._custom(repository, role_id)
+        held = policy.permissions_of(user_subject(actor.id))
         if await repository.holders_count(role.id):
             if reassign_to is None:
                 raise RoleInUse()
-            if reassign_to == role.id or await repository.get(reassign_to) is None:
+            target = await repository.get(reassign_to)
+            if reassign_to == role.id or target is None:
                 raise RoleNotFound("The role to reassign holders to does not exist.")
+            # Reassigning grants the target role to every holder: the same rule as granting.
+            if not self._grantable(policy, role, held) or not self._grantable(policy, target, held):
+                raise RoleEscalation()
             await repository.reassign(role.id, reassign_to)
         await repository.delete(role.id)
         log.info("role.deleted", role_id=str(role_id), reassigned_to=str(reassign_to))
@@ -195,6 +217,10 @@ class RoleService:
 
     def _grantable(self, policy: TenantPolicy, role: Role, held: frozenset[str]) -> bool:
         return policy.permissions_of(role_subject(role.key)) <= held
+
+    def _ensure_held(self, policy: TenantPolicy, actor: User, permissions: Iterable[str]) -> None:
+        if not set(permissions) <= policy.permissions_of(user_subject(actor.id)):
+            raise RoleEscalation()
 
     async def _custom(self, repository: RoleRepository, role_id: UUID) -> Role:
         role = await repository.get(role_id)

@@ -54,7 +54,6 @@ class UserService:
         for field, value in update.changes().items():
             setattr(user, field, value)
         await session.flush()
-        await session.refresh(user)
         log.info("user.profile_updated", user_id=str(user.id), fields=sorted(update.changes()))
         return user
 
