@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from tenantry.tenants.accounts.router import router as accounts_router
+from tenantry.tenants.audit.router import router as audit_router
 from tenantry.tenants.auth.router import router as auth_router
 from tenantry.tenants.roles.router import router as roles_router
 from tenantry.tenants.users.router import router as me_router
@@ -11,4 +12,4 @@ from tenantry.tenants.wellknown.router import router as wellknown_router
 
 def tenant_routers() -> list[APIRouter]:
     """Each router carries its full path prefix (see tenantry.core.api)."""
-    return [auth_router, accounts_router, me_router, roles_router, wellknown_router]
+    return [auth_router, accounts_router, me_router, roles_router, wellknown_router, audit_router]

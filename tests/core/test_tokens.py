@@ -5,6 +5,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -399,22 +400,25 @@ def test_null_claim_refused(keys: KeySet, rsa_key: SigningKey, claim: str) -> No
 
 
 @pytest.mark.parametrize(
-    "changes",
+    "make_changes",
     [
-        {"sub": 42},
-        {"sub": ""},
-        {"sid": ["session-1"]},
-        {"tid": ""},
-        {"jti": 1},
-        {"iat": True},
-        {"exp": str(int(time.time()) + 600)},
-        {"iat": int(time.time()) + 5, "exp": int(time.time()) + 5},
-        {"scope": ["users:read"]},
+        lambda now: {"sub": 42},
+        lambda now: {"sub": ""},
+        lambda now: {"sid": ["session-1"]},
+        lambda now: {"tid": ""},
+        lambda now: {"jti": 1},
+        lambda now: {"iat": True},
+        lambda now: {"exp": str(now + 600)},
+        lambda now: {"iat": now + 5, "exp": now + 5},
+        lambda now: {"scope": ["users:read"]},
     ],
 )
 def test_claim_of_the_wrong_type_refused(
-    keys: KeySet, rsa_key: SigningKey, changes: dict[str, Any]
+    keys: KeySet, rsa_key: SigningKey, make_changes: Callable[[int], dict[str, Any]]
 ) -> None:
+    # Times are taken when the test runs, not when it is collected: a long suite would
+    # otherwise turn "exp not after iat" into "expired".
+    changes = make_changes(int(time.time()))
     assert rejected(keys, sign(rsa_key, claims_payload(**changes))).reason == "invalid_claim"
 
 

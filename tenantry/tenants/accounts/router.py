@@ -16,6 +16,7 @@ from tenantry.tenants.accounts.schemas import (
     Registration,
 )
 from tenantry.tenants.accounts.service import account_service
+from tenantry.tenants.audit.service import Audit
 from tenantry.tenants.auth.context import Identity
 from tenantry.tenants.roles.dependencies import SelfService
 
@@ -34,18 +35,22 @@ async def deliver(mailer: Mailer, emails: Sequence[OutgoingEmail]) -> None:
 
 @router.post("/register", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def register(
-    session: TenantSession, ctx: Identity, body: Registration, background: BackgroundTasks
+    session: TenantSession,
+    ctx: Identity,
+    audit: Audit,
+    body: Registration,
+    background: BackgroundTasks,
 ) -> Accepted:
     """Sign up, when the organization allows it; a confirmation link is emailed."""
-    emails = await account_service.register(session, ctx, body)
+    emails = await account_service.register(session, ctx, audit, body)
     background.add_task(deliver, ctx.mailer, emails)
     return Accepted(detail="Check your inbox for a confirmation link.")
 
 
 @router.post("/verify-email", response_model=Accepted)
-async def verify_email(session: TenantSession, body: EmailVerification) -> Accepted:
+async def verify_email(session: TenantSession, audit: Audit, body: EmailVerification) -> Accepted:
     """Confirm an email address with the token from the emailed link."""
-    await account_service.verify_email(session, body.token)
+    await account_service.verify_email(session, audit, body.token)
     return Accepted(status="verified", detail="Your email address is confirmed.")
 
 
@@ -61,18 +66,22 @@ async def resend_verification(
 
 @router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
 async def request_password_reset(
-    session: TenantSession, ctx: Identity, body: PasswordResetRequest, background: BackgroundTasks
+    session: TenantSession,
+    ctx: Identity,
+    audit: Audit,
+    body: PasswordResetRequest,
+    background: BackgroundTasks,
 ) -> Accepted:
     """Email a reset link when the address has an account; the answer is the same either way."""
-    emails = await account_service.request_password_reset(session, ctx, body.email)
+    emails = await account_service.request_password_reset(session, ctx, audit, body.email)
     background.add_task(deliver, ctx.mailer, emails)
     return Accepted(detail="If the address has an account, a reset link is on its way.")
 
 
 @router.post("/password-reset/confirm", response_model=Accepted)
 async def confirm_password_reset(
-    session: TenantSession, ctx: Identity, body: PasswordResetConfirm
+    session: TenantSession, ctx: Identity, audit: Audit, body: PasswordResetConfirm
 ) -> Accepted:
     """Set a new password with the emailed token; every session of the account ends."""
-    await account_service.confirm_password_reset(session, ctx, body.token, body.new_password)
+    await account_service.confirm_password_reset(session, ctx, audit, body.token, body.new_password)
     return Accepted(status="password_reset", detail="Your password is changed. Sign in again.")

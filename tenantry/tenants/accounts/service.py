@@ -24,6 +24,8 @@ from tenantry.tenants.accounts.errors import (
     SignupInviteOnly,
 )
 from tenantry.tenants.accounts.schemas import Registration
+from tenantry.tenants.audit.actions import AuditAction, AuditTarget
+from tenantry.tenants.audit.service import AuditContext, audit_service
 from tenantry.tenants.auth.context import IdentityContext
 from tenantry.tenants.auth.models import TokenPurpose
 from tenantry.tenants.auth.repository import OneTimeTokenRepository, SessionRepository
@@ -36,7 +38,7 @@ log = structlog.get_logger(__name__)
 
 class AccountService:
     async def register(
-        self, session: AsyncSession, ctx: IdentityContext, body: Registration
+        self, session: AsyncSession, ctx: IdentityContext, audit: AuditContext, body: Registration
     ) -> list[OutgoingEmail]:
         """Create an unverified user, or tell the existing owner of the address; same answer."""
         self._check_signup_allowed(ctx, body.email)
@@ -61,6 +63,7 @@ class AccountService:
         except IntegrityError:  # the same address registered concurrently
             return [messages.already_registered_email(ctx, body.email)]
         log.info("account.registered", user_id=str(user.id))
+        await self._audit(session, audit.as_user(user.id), AuditAction.USER_REGISTERED, user)
         return [await self._verification(session, ctx, user)]
 
     async def resend_verification(
@@ -70,18 +73,21 @@ class AccountService:
             return []
         return [await self._verification(session, ctx, user)]
 
-    async def verify_email(self, session: AsyncSession, token: str) -> UUID:
+    async def verify_email(self, session: AsyncSession, audit: AuditContext, token: str) -> UUID:
         user = await self._consume(session, token, TokenPurpose.VERIFY_EMAIL)
         user.email_verified = True
         log.info("account.email_verified", user_id=str(user.id))
+        # The emailed link proves the mailbox, which is as much identity as this flow has.
+        await self._audit(session, audit.as_user(user.id), AuditAction.USER_EMAIL_VERIFIED, user)
         return user.id
 
     async def request_password_reset(
-        self, session: AsyncSession, ctx: IdentityContext, email: str
+        self, session: AsyncSession, ctx: IdentityContext, audit: AuditContext, email: str
     ) -> list[OutgoingEmail]:
         """Send a reset link when the address has an active account; answer the same regardless."""
         user = await UserRepository(session).get_by_email(email)
         if user is None or not user.is_active:
+            # Not audited: the typed address may be anything, and no account is concerned.
             log.info("account.reset_requested_unknown")
             return []
         tokens = OneTimeTokenRepository(session)
@@ -91,10 +97,17 @@ class AccountService:
         expires = now + timedelta(minutes=ctx.settings.password_reset_minutes)
         tokens.add(user.id, TokenPurpose.RESET_PASSWORD, issued.digest, expires)
         log.info("account.reset_requested", user_id=str(user.id))
+        # Anyone may ask for anyone's reset: the actor stays anonymous, the account is the target.
+        await self._audit(session, audit, AuditAction.USER_PASSWORD_RESET_REQUESTED, user)
         return [messages.reset_email(ctx, user.email, issued.value)]
 
     async def confirm_password_reset(
-        self, session: AsyncSession, ctx: IdentityContext, token: str, new_password: str
+        self,
+        session: AsyncSession,
+        ctx: IdentityContext,
+        audit: AuditContext,
+        token: str,
+        new_password: str,
     ) -> None:
         """Set the new password and end every session; the link proves the mailbox, too."""
         user = await self._consume(session, token, TokenPurpose.RESET_PASSWORD)
@@ -102,6 +115,26 @@ class AccountService:
         user.email_verified = True
         revoked = await SessionRepository(session).revoke_all(user.id, utcnow(), "password_reset")
         log.info("account.password_reset", user_id=str(user.id), sessions_revoked=revoked)
+        await self._audit(
+            session,
+            audit.as_user(user.id),
+            AuditAction.USER_PASSWORD_RESET,
+            user,
+            details={"sessions_revoked": revoked},
+        )
+
+    async def _audit(
+        self,
+        session: AsyncSession,
+        audit: AuditContext,
+        action: AuditAction,
+        user: User,
+        *,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        await audit_service.record(
+            session, audit, action, target_type=AuditTarget.USER, target_id=user.id, details=details
+        )
 
     def _check_signup_allowed(self, ctx: IdentityContext, email: str) -> None:
         if ctx.settings.signup is SignupMode.CLOSED:

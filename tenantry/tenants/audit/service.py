@@ -2,9 +2,15 @@
 
 Call `audit_service.record(...)` inside the request's transaction: the event commits with the
 change it describes, or not at all. Failed logins and refused actions are recorded by errors that
-keep their changes (`TenantryError.keeping_changes()`).
+keep their changes (`TenantryError.keeping_changes()`). Action names come from
+`tenantry.tenants.audit.actions`, and docs/audit.md lists them.
+
+Who the actor is: routes that authenticate their caller bind it (`audit.as_user(user.id)`); the
+flows that establish a user themselves (login, registration, emailed links) bind it once proven.
+Until then the actor stays anonymous and the account concerned is the event's target.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -12,7 +18,10 @@ from uuid import UUID
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.tenants.audit.cursor import Position, decode_cursor, encode_cursor
 from tenantry.tenants.audit.models import AuditEvent
+from tenantry.tenants.audit.repository import AuditEventRepository
+from tenantry.tenants.audit.schemas import AuditEventQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +39,12 @@ class AuditContext:
     @classmethod
     def system(cls) -> "AuditContext":
         return cls(actor_type="system")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    items: Sequence[AuditEvent]
+    next_cursor: str | None
 
 
 class AuditService:
@@ -58,6 +73,16 @@ class AuditService:
                 details=details or {},
             )
         )
+
+    async def list_events(self, session: AsyncSession, query: AuditEventQuery) -> AuditPage:
+        after = decode_cursor(query.cursor) if query.cursor else None
+        # One row more than asked tells whether another page exists, without a count.
+        events = await AuditEventRepository(session).page(query, after=after, limit=query.limit + 1)
+        items = events[: query.limit]
+        more = len(events) > query.limit
+        last = items[-1] if items else None
+        next_cursor = encode_cursor(Position(last.occurred_at, last.id)) if more and last else None
+        return AuditPage(items, next_cursor)
 
 
 audit_service = AuditService()

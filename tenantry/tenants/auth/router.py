@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tenantry.core.api import API_V1
 from tenantry.core.dependencies import TenantSession
+from tenantry.tenants.audit.service import Audit
 from tenantry.tenants.auth.context import Client, Identity
 from tenantry.tenants.auth.dependencies import CurrentClaims, throttle_token_endpoint
 from tenantry.tenants.auth.oauth import NO_STORE, InvalidRequest, UnsupportedGrantType
@@ -50,6 +51,7 @@ def _required(value: str | None, name: str) -> str:
 async def token(
     session: TenantSession,
     ctx: Identity,
+    audit: Audit,
     client: Client,
     grant_type: OptionalField = None,
     username: OptionalField = None,
@@ -67,6 +69,7 @@ async def token(
         tokens = await auth_service.password_grant(
             session,
             ctx,
+            audit,
             email=_required(username, "username"),
             password=_required(password, "password"),
             scope=scope,
@@ -74,7 +77,11 @@ async def token(
         )
     elif grant_type == "refresh_token":
         tokens = await auth_service.refresh_grant(
-            session, ctx, refresh_token=_required(refresh_token, "refresh_token"), scope=scope
+            session,
+            ctx,
+            audit,
+            refresh_token=_required(refresh_token, "refresh_token"),
+            scope=scope,
         )
     elif grant_type is None:
         raise InvalidRequest("The grant_type parameter is required.")
@@ -87,23 +94,25 @@ async def token(
 async def revoke(
     session: TenantSession,
     ctx: Identity,
+    audit: Audit,
     token: OptionalField = None,
     token_type_hint: OptionalField = None,
 ) -> Response:
     """Revoke a refresh or access token (RFC 7009); unknown tokens also answer 200."""
     del token_type_hint  # both kinds are looked up anyway, as RFC 7009 section 2.1 allows
-    await auth_service.revoke_token(session, ctx, _required(token, "token"))
+    await auth_service.revoke_token(session, ctx, audit, _required(token, "token"))
     return Response(status_code=status.HTTP_200_OK, headers=NO_STORE)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(session: TenantSession, claims: CurrentClaims, user: SelfService) -> None:
+async def logout(
+    session: TenantSession, audit: Audit, claims: CurrentClaims, user: SelfService
+) -> None:
     """End the session of the presented access token."""
-    del user  # only checks that the session is still alive
-    await auth_service.logout(session, UUID(claims.sid))
+    await auth_service.logout(session, audit.as_user(user.id), user.id, UUID(claims.sid))
 
 
 @router.post("/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT)
-async def logout_everywhere(session: TenantSession, user: SelfService) -> None:
+async def logout_everywhere(session: TenantSession, audit: Audit, user: SelfService) -> None:
     """End every session of the caller, on every device."""
-    await auth_service.logout_everywhere(session, user.id)
+    await auth_service.logout_everywhere(session, audit.as_user(user.id), user.id)

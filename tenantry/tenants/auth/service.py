@@ -11,6 +11,8 @@ from tenantry.core.clock import utcnow
 from tenantry.core.observability.metrics import LOCKOUTS, LOGINS, REFRESH_REUSE, TOKENS_ISSUED
 from tenantry.core.security.opaque import digest_of, new_opaque_token
 from tenantry.core.security.tokens import InvalidToken, issue_access_token, verify_access_token
+from tenantry.tenants.audit.actions import AuditAction, AuditOutcome, AuditTarget
+from tenantry.tenants.audit.service import AuditContext, audit_service
 from tenantry.tenants.auth.context import ClientInfo, IdentityContext
 from tenantry.tenants.auth.models import AuthSession
 from tenantry.tenants.auth.oauth import InvalidGrant, InvalidScope
@@ -47,13 +49,19 @@ class AuthService:
         self,
         session: AsyncSession,
         ctx: IdentityContext,
+        audit: AuditContext,
         *,
         email: str,
         password: str,
         scope: str | None,
         client: ClientInfo,
     ) -> IssuedTokens:
-        """Resource-owner password grant. Every failure gives the same `invalid_grant`."""
+        """Resource-owner password grant. Every failure gives the same `invalid_grant`.
+
+        Failures keep the request's changes so that their audit rows survive the error. Before
+        the password check (unknown user, locked) and after it (disabled) the audit row is the
+        only write, so committing cannot keep anything half-done.
+        """
         granted_scope = resolve_scope(scope)
         users = UserRepository(session)
         user = await users.get_by_email(email) if email else None
@@ -62,31 +70,50 @@ class AuthService:
             # Same work as a real check, so timing does not tell unknown users apart.
             await ctx.hasher.verify_dummy(password)
             self._failed("invalid_credentials", ctx)
-            raise InvalidGrant()
+            # Never the typed identifier: people type passwords into the username field.
+            reason = "unknown_user" if user is None else "no_password"
+            await self._audit_login_failed(session, audit, reason, user)
+            raise InvalidGrant().keeping_changes()
         if user.locked_until is not None and user.locked_until > now:
             await ctx.hasher.verify_dummy(password)
             self._failed("locked", ctx, user_id=user.id)
-            raise InvalidGrant()
+            await self._audit_login_failed(session, audit, "locked", user)
+            raise InvalidGrant().keeping_changes()
         check = await ctx.hasher.verify(user.password_hash, password)
         if not check.ok:
-            await self._count_failure(users, ctx, user, now)
+            await self._count_failure(session, ctx, audit, user, now)
             raise InvalidGrant().keeping_changes()
         if not user.is_active:
             self._failed("disabled", ctx, user_id=user.id)
-            raise InvalidGrant()
+            await self._audit_login_failed(session, audit, "disabled", user)
+            raise InvalidGrant().keeping_changes()
         if check.new_hash is not None:
             user.password_hash = check.new_hash
         user.failed_login_count = 0
         user.locked_until = None
         user.last_login_at = now
         tokens = await self._open_session(session, ctx, user, granted_scope, client, now)
+        await audit_service.record(
+            session,
+            audit.as_user(user.id),
+            AuditAction.USER_LOGIN_SUCCEEDED,
+            target_type=AuditTarget.USER,
+            target_id=user.id,
+            details={"session_id": str(tokens.session_id)},
+        )
         LOGINS.labels(outcome="success", tenant=self._tenant_label(ctx)).inc()
         TOKENS_ISSUED.labels(grant="password").inc()
         log.info("auth.login_succeeded", user_id=str(user.id), session_id=str(tokens.session_id))
         return tokens
 
     async def refresh_grant(
-        self, session: AsyncSession, ctx: IdentityContext, *, refresh_token: str, scope: str | None
+        self,
+        session: AsyncSession,
+        ctx: IdentityContext,
+        audit: AuditContext,
+        *,
+        refresh_token: str,
+        scope: str | None,
     ) -> IssuedTokens:
         """Rotate a refresh token. A used token presented again revokes its whole session."""
         granted_scope = resolve_scope(scope)
@@ -103,6 +130,15 @@ class AuthService:
             await sessions.revoke(replayed, now, "refresh_reuse")
             REFRESH_REUSE.inc()
             log.warning("auth.refresh_reuse_detected", session_id=str(replayed))
+            # The presenter may be the thief or the victim: the actor stays anonymous.
+            await self._audit_session(
+                session,
+                audit,
+                AuditAction.SESSION_REUSE_DETECTED,
+                replayed,
+                outcome=AuditOutcome.FAILURE,
+                reason="refresh_reuse",
+            )
             raise InvalidGrant().keeping_changes()
         auth_session = await sessions.get(session_id)
         user = await UserRepository(session).get(auth_session.user_id) if auth_session else None
@@ -123,7 +159,9 @@ class AuthService:
         TOKENS_ISSUED.labels(grant="refresh_token").inc()
         return IssuedTokens(access_token, expires_in, issued.value, granted_scope, auth_session.id)
 
-    async def revoke_token(self, session: AsyncSession, ctx: IdentityContext, token: str) -> None:
+    async def revoke_token(
+        self, session: AsyncSession, ctx: IdentityContext, audit: AuditContext, token: str
+    ) -> None:
         """RFC 7009: end the session behind a refresh or access token; unknown tokens are fine."""
         now = utcnow()
         sessions = SessionRepository(session)
@@ -139,14 +177,41 @@ class AuthService:
             session_id = UUID(claims.sid)
         if await sessions.revoke(session_id, now, "revoked"):
             log.info("auth.token_revoked", session_id=str(session_id))
+            # Holding one of the session's tokens is what RFC 7009 asks of the revoker, so the
+            # session's user is the actor.
+            owner = await sessions.get(session_id)
+            actor = audit.as_user(owner.user_id) if owner is not None else audit
+            await self._audit_session(
+                session, actor, AuditAction.SESSION_REVOKED, session_id, reason="revoked"
+            )
 
-    async def logout(self, session: AsyncSession, session_id: UUID) -> None:
+    async def logout(
+        self, session: AsyncSession, audit: AuditContext, user_id: UUID, session_id: UUID
+    ) -> None:
         await SessionRepository(session).revoke(session_id, utcnow(), "logout")
         log.info("auth.logged_out", session_id=str(session_id))
+        await audit_service.record(
+            session,
+            audit,
+            AuditAction.USER_LOGGED_OUT,
+            target_type=AuditTarget.USER,
+            target_id=user_id,
+            details={"session_id": str(session_id)},
+        )
 
-    async def logout_everywhere(self, session: AsyncSession, user_id: UUID) -> int:
+    async def logout_everywhere(
+        self, session: AsyncSession, audit: AuditContext, user_id: UUID
+    ) -> int:
         count = await SessionRepository(session).revoke_all(user_id, utcnow(), "logout_all")
         log.info("auth.logged_out_everywhere", user_id=str(user_id), sessions=count)
+        await audit_service.record(
+            session,
+            audit,
+            AuditAction.USER_LOGGED_OUT_EVERYWHERE,
+            target_type=AuditTarget.USER,
+            target_id=user_id,
+            details={"sessions_revoked": count},
+        )
         return count
 
     async def _open_session(
@@ -194,15 +259,67 @@ class AuthService:
         return token, ttl
 
     async def _count_failure(
-        self, users: UserRepository, ctx: IdentityContext, user: User, now: datetime
+        self,
+        session: AsyncSession,
+        ctx: IdentityContext,
+        audit: AuditContext,
+        user: User,
+        now: datetime,
     ) -> None:
+        users = UserRepository(session)
         failures = await users.record_failed_login(user.id)
         self._failed("invalid_credentials", ctx, user_id=user.id)
+        await self._audit_login_failed(session, audit, "invalid_password", user)
         if failures >= ctx.settings.lockout_threshold:
             until = now + timedelta(minutes=ctx.settings.lockout_minutes)
             await users.lock_until(user.id, until)
             LOCKOUTS.inc()
             log.warning("auth.locked_out", user_id=str(user.id), until=until.isoformat())
+            await audit_service.record(
+                session,
+                audit,
+                AuditAction.USER_LOCKED_OUT,
+                target_type=AuditTarget.USER,
+                target_id=user.id,
+                details={"failures": failures, "locked_until": until.isoformat()},
+            )
+
+    async def _audit_login_failed(
+        self, session: AsyncSession, audit: AuditContext, reason: str, user: User | None
+    ) -> None:
+        # The actor stays anonymous: a failed login proves nobody's identity.
+        await audit_service.record(
+            session,
+            audit,
+            AuditAction.USER_LOGIN_FAILED,
+            outcome=AuditOutcome.FAILURE,
+            target_type=AuditTarget.USER if user is not None else None,
+            target_id=user.id if user is not None else None,
+            details={"reason": reason},
+        )
+
+    async def _audit_session(
+        self,
+        session: AsyncSession,
+        audit: AuditContext,
+        action: AuditAction,
+        session_id: UUID,
+        *,
+        reason: str,
+        outcome: AuditOutcome = AuditOutcome.SUCCESS,
+    ) -> None:
+        """`reason` is the one the session row keeps (`revoked_reason`)."""
+        owner = await SessionRepository(session).get(session_id)
+        user_id = str(owner.user_id) if owner is not None else None
+        await audit_service.record(
+            session,
+            audit,
+            action,
+            outcome=outcome,
+            target_type=AuditTarget.SESSION,
+            target_id=session_id,
+            details={"reason": reason, "user_id": user_id},
+        )
 
     def _failed(self, outcome: str, ctx: IdentityContext, user_id: UUID | None = None) -> None:
         LOGINS.labels(outcome=outcome, tenant=self._tenant_label(ctx)).inc()

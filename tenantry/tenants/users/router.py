@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from tenantry.core.api import API_V1
 from tenantry.core.dependencies import TenantSession
+from tenantry.tenants.audit.service import Audit
 from tenantry.tenants.auth.context import Identity
 from tenantry.tenants.auth.dependencies import CurrentClaims
 from tenantry.tenants.roles.dependencies import SelfService
@@ -22,15 +23,19 @@ async def read_me(user: SelfService) -> UserRead:
 
 
 @router.patch("", response_model=UserRead)
-async def update_me(session: TenantSession, user: SelfService, update: ProfileUpdate) -> UserRead:
+async def update_me(
+    session: TenantSession, audit: Audit, user: SelfService, update: ProfileUpdate
+) -> UserRead:
     """Change the caller's profile; omitted fields stay as they are."""
-    return UserRead.model_validate(await user_service.update_profile(session, user, update))
+    updated = await user_service.update_profile(session, audit.as_user(user.id), user, update)
+    return UserRead.model_validate(updated)
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
     session: TenantSession,
     ctx: Identity,
+    audit: Audit,
     user: SelfService,
     claims: CurrentClaims,
     body: PasswordChange,
@@ -39,6 +44,7 @@ async def change_password(
     await user_service.change_password(
         session,
         ctx,
+        audit.as_user(user.id),
         user,
         current_password=body.current_password,
         new_password=body.new_password,
@@ -59,6 +65,8 @@ async def list_sessions(
 
 
 @router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def end_session(session: TenantSession, user: SelfService, session_id: UUID) -> None:
+async def end_session(
+    session: TenantSession, audit: Audit, user: SelfService, session_id: UUID
+) -> None:
     """End one of the caller's sessions."""
-    await user_service.end_session(session, user, session_id)
+    await user_service.end_session(session, audit.as_user(user.id), user, session_id)

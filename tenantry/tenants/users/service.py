@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core.clock import utcnow
 from tenantry.core.security.passwords import ensure_strong_password
+from tenantry.tenants.audit.actions import AuditAction, AuditOutcome, AuditTarget
+from tenantry.tenants.audit.service import AuditContext, audit_service
 from tenantry.tenants.auth.context import IdentityContext
 from tenantry.tenants.auth.models import AuthSession
 from tenantry.tenants.auth.repository import SessionRepository
@@ -49,18 +51,30 @@ class UserService:
         return user
 
     async def update_profile(
-        self, session: AsyncSession, user: User, update: ProfileUpdate
+        self, session: AsyncSession, audit: AuditContext, user: User, update: ProfileUpdate
     ) -> User:
-        for field, value in update.changes().items():
+        changes = update.changes()
+        for field, value in changes.items():
             setattr(user, field, value)
         await session.flush()
-        log.info("user.profile_updated", user_id=str(user.id), fields=sorted(update.changes()))
+        log.info("user.profile_updated", user_id=str(user.id), fields=sorted(changes))
+        if changes:
+            # Which fields, not their values: the trail must not become a copy of personal data.
+            await audit_service.record(
+                session,
+                audit,
+                AuditAction.USER_PROFILE_UPDATED,
+                target_type=AuditTarget.USER,
+                target_id=user.id,
+                details={"fields": sorted(changes)},
+            )
         return user
 
     async def change_password(
         self,
         session: AsyncSession,
         ctx: IdentityContext,
+        audit: AuditContext,
         user: User,
         *,
         current_password: str,
@@ -72,12 +86,29 @@ class UserService:
         if not check.ok:
             # Counts towards lockout, so a stolen access token cannot guess the password freely.
             await UserRepository(session).record_failed_login(user.id)
+            await audit_service.record(
+                session,
+                audit,
+                AuditAction.USER_PASSWORD_CHANGE_FAILED,
+                outcome=AuditOutcome.FAILURE,
+                target_type=AuditTarget.USER,
+                target_id=user.id,
+                details={"reason": "invalid_current_password"},
+            )
             raise InvalidCurrentPassword().keeping_changes()
         await self.set_password(session, ctx, user, new_password)
         revoked = await SessionRepository(session).revoke_all(
             user.id, utcnow(), "password_changed", keep=keep_session
         )
         log.info("user.password_changed", user_id=str(user.id), sessions_revoked=revoked)
+        await audit_service.record(
+            session,
+            audit,
+            AuditAction.USER_PASSWORD_CHANGED,
+            target_type=AuditTarget.USER,
+            target_id=user.id,
+            details={"sessions_revoked": revoked},
+        )
 
     async def set_password(
         self, session: AsyncSession, ctx: IdentityContext, user: User, password: str
@@ -97,7 +128,9 @@ class UserService:
     async def sessions(self, session: AsyncSession, user: User) -> Sequence[AuthSession]:
         return await SessionRepository(session).list_active(user.id, utcnow())
 
-    async def end_session(self, session: AsyncSession, user: User, session_id: UUID) -> None:
+    async def end_session(
+        self, session: AsyncSession, audit: AuditContext, user: User, session_id: UUID
+    ) -> None:
         sessions = SessionRepository(session)
         found = await sessions.get(session_id)
         # Another user's session id answers exactly like an unknown one.
@@ -105,6 +138,14 @@ class UserService:
             raise SessionNotFound()
         await sessions.revoke(session_id, utcnow(), "user_revoked")
         log.info("user.session_revoked", user_id=str(user.id), session_id=str(session_id))
+        await audit_service.record(
+            session,
+            audit,
+            AuditAction.SESSION_REVOKED,
+            target_type=AuditTarget.SESSION,
+            target_id=session_id,
+            details={"reason": "user_revoked", "user_id": str(user.id)},
+        )
 
 
 user_service = UserService()
