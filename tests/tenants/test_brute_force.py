@@ -88,10 +88,13 @@ async def test_unknown_users_take_as_long_as_wrong_passwords(
         await password_login(client, target, "wrong-password-123")
         return time.perf_counter() - started
 
-    wrong = [await timed(account) for _ in range(7)]
-    unknown = [await timed(ghost) for _ in range(7)]
+    wrong: list[float] = []
+    unknown: list[float] = []
+    for _ in range(9):  # interleaved, so a busy machine slows both kinds alike
+        wrong.append(await timed(account))
+        unknown.append(await timed(ghost))
     ratio = statistics.median(unknown) / statistics.median(wrong)
-    assert 0.5 < ratio < 2.0, (wrong, unknown)
+    assert 0.4 < ratio < 2.5, (wrong, unknown)
 
 
 def throttled_settings(settings: Settings, limit: str, url: str | None = None) -> Settings:
