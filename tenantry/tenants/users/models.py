@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, func
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, func, literal_column
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,3 +50,12 @@ class User(Timestamped, TenantBase):
 
 # Emails are unique per tenant regardless of case.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+# Keyset pagination of the admin user list: one index per sort, the id breaking ties, so any page
+# is an index range scan from the cursor (t0004). The literal '' (not a bound parameter) keeps the
+# query's expression identical to the index's, or the planner could not use it.
+DISPLAY_NAME_SORT_KEY = func.lower(func.coalesce(User.display_name, literal_column("''")))
+EMAIL_SORT_KEY = func.lower(User.email)
+Index("ix_users_created_at_id", User.created_at, User.id)
+Index("ix_users_email_sort", EMAIL_SORT_KEY, User.id)
+Index("ix_users_display_name_sort", DISPLAY_NAME_SORT_KEY, User.id)
