@@ -28,6 +28,7 @@ from tenantry.core.security.passwords import PasswordHasher
 from tenantry.core.settings import Settings, get_settings
 from tenantry.core.tenancy.directory import TenantDirectory
 from tenantry.core.tenancy.middleware import TenantResolverMiddleware
+from tenantry.platform.router import platform_routers
 from tenantry.platform.tenants.repository import RegistryTenantSource
 from tenantry.tenants.roles.service import policy_loader
 from tenantry.tenants.router import tenant_routers
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     tenant_counts = RegistryTenantSource(runtime.database).count_by_status
     app.include_router(metrics_router(TenantStatusSampler(tenant_counts), settings.metrics_token))
     for router in tenant_routers():
+        app.include_router(router)
+    for router in platform_routers():
         app.include_router(router)
     app.add_middleware(
         TenantResolverMiddleware,

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # the pod's terminationGracePeriodSeconds.
     shutdown_timeout_seconds: int = Field(default=20, ge=1)
 
+    # Control plane: how long a tenant marked for deletion waits before `purge` may drop it.
+    tenant_deletion_grace_hours: float = Field(default=72.0, ge=0)
+
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: object) -> object:

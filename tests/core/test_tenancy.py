@@ -176,7 +176,13 @@ async def test_tenant_not_serving_fails_closed(
     url = f"/api/v1/_probe/users/{user_id}"
     assert (await probe.get(url, headers={"X-Tenant": tenant.slug})).status_code == 200
     await set_status(database, tenant, status)
+    # The change reaches the cache by NOTIFY after the commit: allow the documented second.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 1.0
     response = await probe.get(url, headers={"X-Tenant": tenant.slug})
+    while response.status_code == 200 and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+        response = await probe.get(url, headers={"X-Tenant": tenant.slug})
     assert response.status_code == http_status
     assert response.json()["error"] == code
     assert "x@example.com" not in response.text

@@ -1,14 +1,14 @@
 """Provisioning creates a tenant whole or not at all."""
 
 import pytest
-from sqlalchemy import Connection, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tenantry.core.database import Database
 from tenantry.core.errors import ValidationFailed
 from tenantry.core.migrations import Tree, head_revision
 from tenantry.core.tenancy.context import schema_name_for
-from tenantry.platform.migrations import alembic_runner
+from tenantry.platform.migrations import alembic_runner, schema_script
 from tenantry.platform.tenants import service as tenant_service_module
 from tenantry.platform.tenants.errors import SlugTaken
 from tenantry.platform.tenants.models import TenantRecord
@@ -67,11 +67,11 @@ async def test_provisioned_tenant_has_schema_tables_and_version(
 async def test_failure_inside_provisioning_leaves_nothing(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def tables_then_crash(connection: Connection, schema: str) -> None:
-        alembic_runner.create_tenant_tables_sync(connection, schema)
+    async def tables_then_crash(connection: AsyncConnection, schema: str) -> None:
+        await schema_script.create_tenant_schema(connection, schema)
         raise RuntimeError("disk full, say")
 
-    monkeypatch.setattr(tenant_service_module, "create_tenant_tables_sync", tables_then_crash)
+    monkeypatch.setattr(tenant_service_module, "create_tenant_schema", tables_then_crash)
     slug = unique_slug()
     schemas_before = await tenant_schema_count(database)
     with pytest.raises(RuntimeError, match="disk full"):

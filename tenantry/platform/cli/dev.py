@@ -42,6 +42,9 @@ def login_instructions(settings: Settings, admin: DemoAdmin) -> str:
         f"Swagger UI:  {tenant_host}/docs, then Authorize with the email as username\n"
         f"curl:        curl -s {base}/api/v1/oauth/token -H 'X-Tenant: {DEMO_SLUG}' "
         f"-d grant_type=password -d username={admin.email} -d password=...\n"
+        f"operators:   tenantry operators create --email you@example.com (with "
+        f"TENANTRY_DATABASE_URL set to this database), then {base}/platform/v1/tenants with "
+        f"X-Tenant: platform; see docs/operations.md\n"
     )
 
 

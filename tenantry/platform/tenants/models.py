@@ -1,9 +1,10 @@
 """The tenant registry, in the control-plane schema `platform`."""
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import DateTime, ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +23,8 @@ class TenantRecord(Timestamped, PlatformBase):
     # The tenant schema's Alembic revision, kept here so a no-op fleet upgrade is one query.
     schema_version: Mapped[str | None] = mapped_column(String(64))
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Set with status `deleting`: the end of the grace period, after which `purge` may drop it.
+    purge_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def to_tenant(self) -> Tenant:
         return Tenant(
