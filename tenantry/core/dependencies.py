@@ -1,5 +1,8 @@
 """Typed FastAPI dependencies shared by both planes.
 
+Dependencies are `async def` even when they do no I/O: FastAPI runs a plain `def` dependency in a
+worker thread, and a dozen thread hops per request cost more than the request's own work.
+
 A session dependency owns the request's transaction: it commits when the endpoint returns and rolls
 back when it raises. `scope="function"` makes the commit happen before the response is sent, so a
 client never sees a success for a write that failed to commit.
@@ -21,19 +24,19 @@ from tenantry.core.tenancy.errors import TenantRequired
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings_dep(runtime: RuntimeDep) -> Settings:
+async def get_settings_dep(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def resolved_tenant(request: Request) -> Tenant | None:
+async def resolved_tenant(request: Request) -> Tenant | None:
     tenant = request.scope.get("state", {}).get("tenant")
     return tenant if isinstance(tenant, Tenant) else None
 
 
-def current_tenant(tenant: Annotated[Tenant | None, Depends(resolved_tenant)]) -> Tenant:
+async def current_tenant(tenant: Annotated[Tenant | None, Depends(resolved_tenant)]) -> Tenant:
     if tenant is None:
         raise TenantRequired()
     return tenant

@@ -36,7 +36,7 @@ class Runtime:
         await self.database.dispose()
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime = request.app.state.runtime
     if not isinstance(runtime, Runtime):
         raise TypeError("app.state.runtime is not set; build the app with create_app()")

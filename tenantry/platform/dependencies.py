@@ -28,7 +28,7 @@ class ControlPlaneNotHere(NotFound):
     detail = "The resource does not exist."
 
 
-def platform_tenant_only(tenant: CurrentTenant) -> Tenant:
+async def platform_tenant_only(tenant: CurrentTenant) -> Tenant:
     if not tenant.is_platform:
         raise ControlPlaneNotHere()
     return tenant
@@ -40,7 +40,7 @@ setattr(platform_tenant_only, PLATFORM_TENANT_ONLY, True)
 OnPlatformTenant: Any = Depends(platform_tenant_only)
 
 
-def identities(runtime: RuntimeDep) -> IdentityFactory:
+async def identities(runtime: RuntimeDep) -> IdentityFactory:
     """The identity context of any tenant (the one being created, say), as its requests see it."""
 
     def identity(tenant: Tenant) -> IdentityContext:

@@ -88,7 +88,7 @@ class AuditService:
 audit_service = AuditService()
 
 
-def request_audit_context(request: Request) -> AuditContext:
+async def request_audit_context(request: Request) -> AuditContext:
     """Anonymous until the route knows its user; use `.as_user(user.id)` then."""
     state = request.scope.get("state", {})
     return AuditContext(

@@ -54,7 +54,7 @@ def identity_context(runtime: RuntimeDep, tenant: CurrentTenant) -> IdentityCont
     )
 
 
-def client_info(request: Request) -> ClientInfo:
+async def client_info(request: Request) -> ClientInfo:
     user_agent = request.headers.get("user-agent")
     return ClientInfo(
         ip_address=request.client.host if request.client else None,
@@ -62,5 +62,9 @@ def client_info(request: Request) -> ClientInfo:
     )
 
 
-Identity = Annotated[IdentityContext, Depends(identity_context)]
+async def request_identity(runtime: RuntimeDep, tenant: CurrentTenant) -> IdentityContext:
+    return identity_context(runtime, tenant)
+
+
+Identity = Annotated[IdentityContext, Depends(request_identity)]
 Client = Annotated[ClientInfo, Depends(client_info)]
