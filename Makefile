@@ -97,7 +97,7 @@ clean:
 
 # Not part of `make test`: load benchmarks against baselines measured in the same run (bench/README.md).
 # BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS=--quick` for a smoke run.
-bench: install  ## login and /users/me under wrk against their baselines; writes bench/results/latest.md
+bench: install  ## every benchmark (bench/README.md); writes bench/results/*.md
 	@if ! command -v wrk >/dev/null 2>&1; then \
 		if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
 			echo "make bench: wrk is missing; run 'sudo apt-get install wrk'." >&2; exit 1; \
@@ -109,3 +109,6 @@ bench: install  ## login and /users/me under wrk against their baselines; writes
 			|| { echo "make bench: apt-get install wrk failed." >&2; exit 1; }; \
 	fi
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.authz
+	$(BIN)/python -m bench.list_users
+	$(BIN)/python bench/provisioning.py

@@ -105,6 +105,14 @@ class TenantPolicy:
         resource, action = split_permission(permission)
         return bool(self._enforcer.enforce(subject, self.domain, resource, action))
 
+    def rules(self) -> list[list[str]]:
+        """The loaded `p` rules (subject, domain, resource, action)."""
+        return [list(rule) for rule in self._enforcer.get_policy()]
+
+    def links(self) -> list[tuple[str, str]]:
+        """The loaded role links (member, role), the domain left out."""
+        return [(rule[0], rule[1]) for rule in self._enforcer.get_grouping_policy()]
+
     def permissions_of(self, subject: str) -> frozenset[str]:
         """Every permission of the vocabulary that `subject` (a user or a role) holds."""
         return frozenset(p for p in builtin_policy().permissions if self.allows(subject, p))

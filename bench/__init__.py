@@ -1,0 +1,1 @@
+"""Load benchmarks: the real service against baselines measured in the same run (`make bench`)."""
