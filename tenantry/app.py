@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tenantry import __version__
+from tenantry.core.api import CLIENT_ERRORS
 from tenantry.core.authz.cache import PolicyCache
 from tenantry.core.database import Database, create_engine
 from tenantry.core.email import build_mailer
@@ -22,6 +23,7 @@ from tenantry.core.observability.metrics import (
 )
 from tenantry.core.observability.request_context import RequestContextMiddleware
 from tenantry.core.ratelimit import RateLimiter
+from tenantry.core.request_limits import RequestLimitsMiddleware
 from tenantry.core.runtime import Runtime
 from tenantry.core.security.keys import load_keyset
 from tenantry.core.security.passwords import PasswordHasher
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Multi-tenant user management: tenants, users, roles, sessions, OAuth2 tokens.",
         lifespan=lifespan,
+        responses=CLIENT_ERRORS,
     )
     app.state.runtime = runtime
     install_error_handlers(app)
@@ -99,5 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         header_enabled=settings.tenant_header_enabled,
         exempt_paths=UNTENANTED_PATHS,
     )
+    # Inside the request context (refusals are logged and counted), before tenant resolution.
+    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

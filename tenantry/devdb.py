@@ -13,6 +13,7 @@ import stat
 import subprocess
 import warnings
 from pathlib import Path
+from typing import Literal
 
 SYSTEM_USER = "tenantry-pg"
 _READ_TRAVERSE = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
@@ -59,10 +60,11 @@ class EmbeddedPostgres:
                   "-o", options, "start")  # fmt: skip
         return self.url()
 
-    def stop(self) -> None:
+    def stop(self, *, mode: Literal["smart", "fast", "immediate"] = "fast") -> None:
+        """Stop the server; `immediate` is a crash (recovery from WAL on the next start)."""
         if (self.data / "postmaster.pid").exists():
             with contextlib.suppress(subprocess.CalledProcessError):
-                self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop")
+                self._run("pg_ctl", "-D", str(self.data), "-w", "-m", mode, "stop")
 
     def destroy(self) -> None:
         self.stop()

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -117,7 +118,9 @@ _HTTP_CODES = {
 
 def is_database_outage(exc: BaseException) -> bool:
     """True for errors that mean "the database is down or too slow", not "the query is wrong"."""
-    if isinstance(exc, OSError | TimeoutError | ConnectionError):
+    # PoolTimeout: every pooled connection is busy (a slow or recovering database) for longer
+    # than the pool timeout. It is not a DBAPIError, and it is no bug.
+    if isinstance(exc, OSError | TimeoutError | ConnectionError | PoolTimeout):
         return True
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
@@ -125,6 +128,17 @@ def is_database_outage(exc: BaseException) -> bool:
         # asyncpg's QueryCanceledError: statement_timeout fired.
         return getattr(exc.orig, "sqlstate", None) in {"57014", "57P01", "57P02", "57P03"}
     return False
+
+
+# PostgreSQL stores no NUL (U+0000) in text or jsonb: 22021 character_not_in_repertoire,
+# 22P05 untranslatable_character. The input is at fault, wherever it came from (a field, a filter,
+# a cursor), so the answer is a 422 rather than a 500.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+def is_unstorable_text(exc: BaseException) -> bool:
+    """True for a statement refused because its input holds text PostgreSQL cannot store."""
+    return isinstance(exc, DBAPIError) and (getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -150,6 +164,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
         if is_database_outage(exc):
             return error_response(DatabaseUnavailable())
+        if is_unstorable_text(exc):
+            return error_response(ValidationFailed("Text may not contain NUL (U+0000) characters."))
         raise exc
 
     app.add_exception_handler(TenantryError, tenantry_error)
@@ -157,3 +173,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(OSError, database_error)
+    app.add_exception_handler(PoolTimeout, database_error)

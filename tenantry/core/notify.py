@@ -56,6 +56,8 @@ class PgListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # A later start() must wait for a fresh connection, and caches must not trust this one.
+        self.connected.clear()
         await self._close()
 
     async def _run(self) -> None:
@@ -77,10 +79,16 @@ class PgListener:
 
     async def _connect(self) -> None:
         connection = await asyncpg.connect(self._dsn, timeout=5)
-        self._lost.clear()
-        connection.add_termination_listener(lambda _: self._lost.set())
-        for channel in self._handlers:
-            await connection.add_listener(channel, self._dispatch)
+        try:
+            self._lost.clear()
+            connection.add_termination_listener(lambda _: self._lost.set())
+            for channel in self._handlers:
+                await connection.add_listener(channel, self._dispatch)
+        except BaseException:
+            # Cancelled by stop() or failed before `_close()` could see it: close it here, or the
+            # connection stays open until garbage collection.
+            connection.terminate()
+            raise
         self._connection = connection
         await self._notify_reconnect()
         self.connected.set()

@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     # Control plane: how long a tenant marked for deletion waits before `purge` may drop it.
     tenant_deletion_grace_hours: float = Field(default=72.0, ge=0)
 
+    # Request bodies above this many bytes answer 413 before anything reads them. The largest
+    # legitimate body (a profile with 16 KiB of attributes) is far below it.
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: object) -> object:

@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from cachetools import LRUCache
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.core.authz.policy import TenantPolicy
 from tenantry.core.notify import PgListener
@@ -12,7 +13,8 @@ from tenantry.core.tenancy.context import Tenant
 # Triggers on a tenant's role tables send its schema name on this channel.
 AUTHZ_CHANNEL = "tenantry_authz"
 
-PolicyLoader = Callable[[Tenant], Awaitable[TenantPolicy]]
+# Loads through the given session when there is one (a request's), else through its own.
+PolicyLoader = Callable[[Tenant, AsyncSession | None], Awaitable[TenantPolicy]]
 
 
 class PolicyCache:
@@ -39,10 +41,14 @@ class PolicyCache:
             self._generations[schema] += 1
         self._cache.clear()
 
-    async def get(self, tenant: Tenant) -> TenantPolicy:
+    async def get(self, tenant: Tenant, session: AsyncSession | None = None) -> TenantPolicy:
+        """The tenant's policy. A request passes its own session: a build through a second
+        pooled connection while the request holds one deadlocks the pool as soon as a burst of
+        requests as large as the pool arrives after a change (each holds one, waits for another).
+        """
         trusted = self._listener is not None and self._listener.connected.is_set()
         if not trusted:
-            return await self._loader(tenant)
+            return await self._loader(tenant, session)
         cached = self._cache.get(tenant.schema)
         if cached is not None:
             return cached
@@ -53,7 +59,7 @@ class PolicyCache:
             if cached is not None:
                 return cached
             generation = self._generations.get(tenant.schema, 0)
-            policy = await self._loader(tenant)
+            policy = await self._loader(tenant, session)
             if generation == self._generations.get(tenant.schema, 0):
                 self._cache[tenant.schema] = policy
             return policy

@@ -5,6 +5,8 @@ where enabled. When both name a tenant they must agree: a header cannot move a r
 tenant its host belongs to. There is never a default tenant.
 """
 
+import re
+
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,6 +27,10 @@ from tenantry.core.tenancy.errors import (
 
 TENANT_HEADER = "x-tenant"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "testserver"})
+# What a registered custom domain can be (RFC 1123 labels, lower case). A Host header that cannot
+# be one never reaches the database, as a string that cannot be a slug does not: PostgreSQL
+# refuses some (a NUL byte), and the rest are a look-up for nothing.
+_HOSTNAME = re.compile(r"(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
 
 
 class TenantResolverMiddleware:
@@ -86,6 +92,8 @@ class TenantResolverMiddleware:
             if tenant is None:
                 raise TenantNotFound()
             return tenant
+        if not _HOSTNAME.fullmatch(host):
+            return None
         return await self.directory.by_domain(host)
 
     async def _by_slug(self, slug: str) -> Tenant | None:

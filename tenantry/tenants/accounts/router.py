@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import structlog
 from fastapi import APIRouter, BackgroundTasks, status
 
-from tenantry.core.api import API_V1
+from tenantry.core.api import API_V1, TENANT_ERRORS, error_responses
 from tenantry.core.dependencies import TenantSession
 from tenantry.core.email import EmailDeliveryFailed, Mailer, OutgoingEmail
 from tenantry.tenants.accounts.schemas import (
@@ -20,7 +20,7 @@ from tenantry.tenants.audit.service import Audit
 from tenantry.tenants.auth.context import Identity
 from tenantry.tenants.roles.dependencies import SelfService
 
-router = APIRouter(prefix=f"{API_V1}/auth", tags=["accounts"])
+router = APIRouter(prefix=f"{API_V1}/auth", tags=["accounts"], responses=TENANT_ERRORS)
 log = structlog.get_logger(__name__)
 
 
@@ -54,7 +54,12 @@ async def verify_email(session: TenantSession, audit: Audit, body: EmailVerifica
     return Accepted(status="verified", detail="Your email address is confirmed.")
 
 
-@router.post("/verify-email/resend", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=error_responses(401),
+)
 async def resend_verification(
     session: TenantSession, ctx: Identity, user: SelfService, background: BackgroundTasks
 ) -> Accepted:

@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tenantry.core.api import API_V1
+from tenantry.core.api import API_V1, AUTHENTICATED_ERRORS
 from tenantry.core.dependencies import TenantSession
 from tenantry.tenants.audit.schemas import AuditEventPage, AuditEventQuery
 from tenantry.tenants.audit.service import audit_service
 from tenantry.tenants.roles.dependencies import Authorize
 
-router = APIRouter(prefix=f"{API_V1}/audit-events", tags=["audit"])
+router = APIRouter(prefix=f"{API_V1}/audit-events", tags=["audit"], responses=AUTHENTICATED_ERRORS)
 
 
 @router.get("", response_model=AuditEventPage, dependencies=[Authorize("audit:read")])

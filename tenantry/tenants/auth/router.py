@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Form, status
 from fastapi.responses import JSONResponse, Response
 
-from tenantry.core.api import API_V1
+from tenantry.core.api import API_V1, TENANT_ERRORS, error_responses
 from tenantry.core.dependencies import TenantSession
 from tenantry.tenants.audit.service import Audit
 from tenantry.tenants.auth.context import Client, Identity
@@ -16,7 +16,7 @@ from tenantry.tenants.auth.schemas import OAuthErrorBody, TokenResponse
 from tenantry.tenants.auth.service import IssuedTokens, auth_service
 from tenantry.tenants.roles.dependencies import SelfService
 
-router = APIRouter(prefix=API_V1, tags=["auth"])
+router = APIRouter(prefix=API_V1, tags=["auth"], responses=TENANT_ERRORS)
 
 OptionalField = Annotated[str | None, Form()]
 _OAUTH_ERRORS: dict[int | str, dict[str, object]] = {
@@ -90,7 +90,13 @@ async def token(
     return _token_response(tokens)
 
 
-@router.post("/oauth/revoke", status_code=status.HTTP_200_OK, responses=_OAUTH_ERRORS)
+# The answer has no body (RFC 7009 section 2.2), which `response_class` documents.
+@router.post(
+    "/oauth/revoke",
+    status_code=status.HTTP_200_OK,
+    response_class=Response,
+    responses=_OAUTH_ERRORS,
+)
 async def revoke(
     session: TenantSession,
     ctx: Identity,
@@ -104,7 +110,7 @@ async def revoke(
     return Response(status_code=status.HTTP_200_OK, headers=NO_STORE)
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401))
 async def logout(
     session: TenantSession, audit: Audit, claims: CurrentClaims, user: SelfService
 ) -> None:
@@ -112,7 +118,9 @@ async def logout(
     await auth_service.logout(session, audit.as_user(user.id), user.id, UUID(claims.sid))
 
 
-@router.post("/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401)
+)
 async def logout_everywhere(session: TenantSession, audit: Audit, user: SelfService) -> None:
     """End every session of the caller, on every device."""
     await auth_service.logout_everywhere(session, audit.as_user(user.id), user.id)

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Query, status
 
-from tenantry.core.api import API_V1
+from tenantry.core.api import API_V1, TENANT_ERRORS, error_responses
 from tenantry.core.dependencies import TenantSession
 from tenantry.tenants.accounts.router import deliver
 from tenantry.tenants.audit.service import Audit
@@ -22,17 +22,20 @@ from tenantry.tenants.user_admin.cursor import MAX_CURSOR_LENGTH
 from tenantry.tenants.users.models import User
 from tenantry.tenants.users.schemas import UserRead
 
-router = APIRouter(prefix=f"{API_V1}/invitations", tags=["invitations"])
+router = APIRouter(prefix=f"{API_V1}/invitations", tags=["invitations"], responses=TENANT_ERRORS)
+INVITER_ERRORS = error_responses(401)
 
 Inviter = Annotated[User, Authorize("invitations:manage")]
 
 
-@router.post("", response_model=InvitationRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", response_model=InvitationRead, status_code=status.HTTP_201_CREATED, responses=INVITER_ERRORS
+)
 async def invite(
+    user: Inviter,  # first: nothing is loaded for an unauthenticated caller
     session: TenantSession,
     ctx: Identity,
     policy: Policy,
-    user: Inviter,
     body: InvitationCreate,
     audit: Audit,
     background: BackgroundTasks,
@@ -51,7 +54,7 @@ async def invite(
     return InvitationRead.model_validate(invitation)
 
 
-@router.get("", response_model=InvitationPage)
+@router.get("", response_model=InvitationPage, responses=INVITER_ERRORS)
 async def list_pending(
     session: TenantSession,
     user: Inviter,
@@ -67,18 +70,18 @@ async def list_pending(
     )
 
 
-@router.delete("/{invitation_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{invitation_id}", status_code=status.HTTP_204_NO_CONTENT, responses=INVITER_ERRORS)
 async def revoke(session: TenantSession, user: Inviter, invitation_id: UUID, audit: Audit) -> None:
     """Revoke an open invitation: its link stops working."""
     await invitation_service.revoke(session, invitation_id, audit=audit.as_user(user.id))
 
 
-@router.post("/{invitation_id}/resend", response_model=InvitationRead)
+@router.post("/{invitation_id}/resend", response_model=InvitationRead, responses=INVITER_ERRORS)
 async def resend(
+    user: Inviter,  # first: nothing is loaded for an unauthenticated caller
     session: TenantSession,
     ctx: Identity,
     policy: Policy,
-    user: Inviter,
     invitation_id: UUID,
     audit: Audit,
     background: BackgroundTasks,

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 
 from tenantry.core.authz.policy import TenantPolicy, builtin_policy, user_subject
-from tenantry.core.dependencies import CurrentTenant, RuntimeDep
+from tenantry.core.dependencies import CurrentTenant, RuntimeDep, TenantSession
 from tenantry.core.observability.metrics import AUTHZ_DENIALS
 from tenantry.tenants.auth.dependencies import CurrentUser
 from tenantry.tenants.roles.errors import PermissionDenied
@@ -14,8 +14,11 @@ from tenantry.tenants.users.models import User
 PERMISSION_ATTRIBUTE = "required_permission"
 
 
-async def tenant_policy(runtime: RuntimeDep, tenant: CurrentTenant) -> TenantPolicy:
-    return await runtime.policies.get(tenant)
+async def tenant_policy(
+    runtime: RuntimeDep, tenant: CurrentTenant, session: TenantSession
+) -> TenantPolicy:
+    # The request's own session (hence connection): see PolicyCache.get.
+    return await runtime.policies.get(tenant, session)
 
 
 Policy = Annotated[TenantPolicy, Depends(tenant_policy)]

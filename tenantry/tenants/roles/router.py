@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
-from tenantry.core.api import API_V1
+from tenantry.core.api import API_V1, AUTHENTICATED_ERRORS
 from tenantry.core.dependencies import TenantSession
 from tenantry.tenants.audit.service import Audit, audit_service
 from tenantry.tenants.roles.dependencies import Authorize, Policy
@@ -14,7 +14,7 @@ from tenantry.tenants.roles.schemas import RoleCreate, RoleRead, RoleUpdate
 from tenantry.tenants.roles.service import role_service
 from tenantry.tenants.users.models import User
 
-router = APIRouter(prefix=f"{API_V1}/roles", tags=["roles"])
+router = APIRouter(prefix=f"{API_V1}/roles", tags=["roles"], responses=AUTHENTICATED_ERRORS)
 
 Reader = Annotated[User, Authorize("roles:read")]
 Manager = Annotated[User, Authorize("roles:manage")]

@@ -147,12 +147,14 @@ class RoleService:
         repository = RoleRepository(session)
         role = await self._custom(repository, role_id)
         held = policy.permissions_of(user_subject(actor.id))
+        # Checked even when nobody holds the role: a target from another tenant (or none at all)
+        # must not pass, nor end up in the audit trail as where the holders went.
+        target = None if reassign_to is None else await repository.get(reassign_to)
+        if reassign_to is not None and (reassign_to == role.id or target is None):
+            raise RoleNotFound("The role to reassign holders to does not exist.")
         if await repository.holders_count(role.id):
-            if reassign_to is None:
+            if reassign_to is None or target is None:
                 raise RoleInUse()
-            target = await repository.get(reassign_to)
-            if reassign_to == role.id or target is None:
-                raise RoleNotFound("The role to reassign holders to does not exist.")
             # Reassigning grants the target role to every holder: the same rule as granting.
             if not self._grantable(policy, role, held) or not self._grantable(policy, target, held):
                 raise RoleEscalation()
@@ -241,8 +243,10 @@ role_service = RoleService()
 def policy_loader(database: Database) -> PolicyLoader:
     """How the enforcer cache builds a tenant's enforcer: one short read of its schema."""
 
-    async def load(tenant: Tenant) -> TenantPolicy:
-        async with database.tenant_session(tenant.schema) as session:
+    async def load(tenant: Tenant, session: AsyncSession | None) -> TenantPolicy:
+        if session is not None:
             return await role_service.load_policy(session, tenant)
+        async with database.tenant_session(tenant.schema) as own:
+            return await role_service.load_policy(own, tenant)
 
     return load

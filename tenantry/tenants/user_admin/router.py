@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response, status
 
-from tenantry.core.api import API_V1
+from tenantry.core.api import API_V1, AUTHENTICATED_ERRORS
 from tenantry.core.dependencies import TenantSession
 from tenantry.tenants.accounts.router import deliver
 from tenantry.tenants.audit.service import Audit
@@ -29,7 +29,7 @@ from tenantry.tenants.user_admin.schemas import (
 from tenantry.tenants.user_admin.service import user_admin_service
 from tenantry.tenants.users.models import User, UserStatus
 
-router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
+router = APIRouter(prefix=f"{API_V1}/users", tags=["users"], responses=AUTHENTICATED_ERRORS)
 
 Reader = Annotated[User, Authorize("users:read")]
 
@@ -37,10 +37,12 @@ Reader = Annotated[User, Authorize("users:read")]
 def acting(permission: str) -> object:
     """A dependency giving an `AdminAction` by a caller who holds `permission`."""
 
+    # The actor first: FastAPI resolves parameters in order, and nothing (the tenant's policy
+    # included) should be loaded for a caller who is not authenticated.
     async def action(
+        actor: Annotated[User, Authorize(permission)],
         session: TenantSession,
         policy: Policy,
-        actor: Annotated[User, Authorize(permission)],
         audit: Audit,
     ) -> AdminAction:
         return AdminAction(session, policy, actor, audit.as_user(actor.id))

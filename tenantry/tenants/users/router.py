@@ -4,7 +4,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, status
 
-from tenantry.core.api import API_V1
+from tenantry.core.api import API_V1, AUTHENTICATED_ERRORS
 from tenantry.core.dependencies import TenantSession
 from tenantry.tenants.audit.service import Audit
 from tenantry.tenants.auth.context import Identity
@@ -13,7 +13,7 @@ from tenantry.tenants.roles.dependencies import SelfService
 from tenantry.tenants.users.schemas import PasswordChange, ProfileUpdate, SessionRead, UserRead
 from tenantry.tenants.users.service import user_service
 
-router = APIRouter(prefix=f"{API_V1}/users/me", tags=["me"])
+router = APIRouter(prefix=f"{API_V1}/users/me", tags=["me"], responses=AUTHENTICATED_ERRORS)
 
 
 @router.get("", response_model=UserRead)

@@ -87,6 +87,9 @@ class ProfileUpdate(BaseModel):
         values = self.model_dump(exclude_unset=True)
         if values.get("avatar_url") is not None:
             values["avatar_url"] = str(values["avatar_url"])
+        if "attributes" in values and values["attributes"] is None:
+            # `null` clears to no attributes; stored as JSON null it would fail every later read.
+            values["attributes"] = {}
         return values
 
 

@@ -5,11 +5,12 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from tenantry.core.api import TENANT_ERRORS
 from tenantry.core.dependencies import RuntimeDep
 from tenantry.tenants.auth.context import Identity
 from tenantry.tenants.auth.service import SUPPORTED_SCOPES
 
-router = APIRouter(prefix="/.well-known", tags=["discovery"])
+router = APIRouter(prefix="/.well-known", tags=["discovery"], responses=TENANT_ERRORS)
 
 # Resource servers cache the key set; rotation keeps old keys listed for longer than this.
 _JWKS_CACHE = {"Cache-Control": "public, max-age=300"}
