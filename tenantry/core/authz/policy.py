@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import casbin
+from cachetools import LRUCache
 from casbin.model import FastModel
 
 from tenantry.core.resources import resource_dir
 
 ANY_DOMAIN = "*"
 _INDEX = [2, 3]  # positions of obj and act in a request and in a policy
+_DECISIONS_KEPT = 50_000
 MEMBER_ROLE = "member"
 
 
@@ -100,10 +102,18 @@ class TenantPolicy:
             self._enforcer.add_policies(rules)
         if links:
             self._enforcer.add_grouping_policies(links)
+        # A policy never changes once built (a change builds a new one), so each decision can be
+        # remembered: pycasbin re-parses its matcher expression on every enforce.
+        self._decisions: LRUCache[tuple[str, str], bool] = LRUCache(maxsize=_DECISIONS_KEPT)
 
     def allows(self, subject: str, permission: str) -> bool:
-        resource, action = split_permission(permission)
-        return bool(self._enforcer.enforce(subject, self.domain, resource, action))
+        key = (subject, permission)
+        decision = self._decisions.get(key)
+        if decision is None:
+            resource, action = split_permission(permission)
+            decision = bool(self._enforcer.enforce(subject, self.domain, resource, action))
+            self._decisions[key] = decision
+        return decision
 
     def rules(self) -> list[list[str]]:
         """The loaded `p` rules (subject, domain, resource, action)."""
