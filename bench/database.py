@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from tenantry.core.database import Database, create_engine
 from tenantry.core.notify import asyncpg_dsn
 from tenantry.core.security.passwords import PasswordHasher
 from tenantry.core.settings import Settings, normalize_database_url
+from tenantry.devdb import create_database, drop_database
 from tenantry.platform.migrations.service import upgrade_fleet
 from tenantry.platform.tenants.service import tenant_service
 from tenantry.tenants.users.service import user_service
@@ -56,11 +56,11 @@ def bench_database(workdir: Path) -> Iterator[BenchDatabase]:
     external = os.environ.get("TENANTRY_DATABASE_URL")
     if external:
         server_url = normalize_database_url(external)
-        url = asyncio.run(_create_database(server_url))
+        url = asyncio.run(create_database(server_url, prefix="tenantry_bench"))
         try:
             yield BenchDatabase(url=url, embedded=False)
         finally:
-            asyncio.run(_drop_database(server_url, url))
+            asyncio.run(drop_database(server_url, url))
         return
     from tenantry.devdb import EmbeddedPostgres  # a development dependency
 
@@ -71,25 +71,6 @@ def bench_database(workdir: Path) -> Iterator[BenchDatabase]:
         yield BenchDatabase(url=url, embedded=True, postmaster_pid=pid)
     finally:
         server.destroy()
-
-
-async def _create_database(server_url: str) -> str:
-    name = f"tenantry_bench_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(asyncpg_dsn(server_url))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_database(server_url: str, database_url: str) -> None:
-    name = make_url(database_url).database
-    connection = await asyncpg.connect(asyncpg_dsn(server_url))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 async def server_version(database_url: str) -> str:

@@ -26,20 +26,18 @@ import tempfile
 import textwrap
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import structlog
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 
 from tenantry.core.database import Database, create_engine
-from tenantry.core.notify import asyncpg_dsn
 from tenantry.core.resources import resource_dir
 from tenantry.core.security.keys import generate_private_key_pem
 from tenantry.core.settings import Environment, Settings, normalize_database_url
+from tenantry.devdb import scratch_database
 from tenantry.platform.identity import standalone_identities
 from tenantry.platform.migrations.alembic_runner import tenant_head
 from tenantry.platform.migrations.service import upgrade_fleet, upgrade_tenants
@@ -82,24 +80,6 @@ def database_server(workdir: Path) -> Iterator[tuple[str, str]]:
         yield normalize_database_url(server.start()), "embedded PostgreSQL, fsync off"
     finally:
         server.destroy()
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str) -> AsyncIterator[str]:
-    name = f"tenantry_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(asyncpg_dsn(server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = await asyncpg.connect(asyncpg_dsn(server_url))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -170,7 +150,7 @@ async def no_op_upgrade(database: Database, tree: str) -> dict[str, Any]:
 
 
 async def run(server_url: str, tenants: int, concurrency: int, workdir: Path) -> dict[str, Any]:
-    async with fresh_database(server_url) as url:
+    async with scratch_database(server_url) as url:
         settings = Settings(
             env=Environment.TEST,
             database_url=url,

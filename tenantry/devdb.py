@@ -11,7 +11,9 @@ import shutil
 import socket
 import stat
 import subprocess
+import uuid
 import warnings
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Literal
 
@@ -114,3 +116,46 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+async def create_database(server_url: str, *, prefix: str = "tenantry_scratch") -> str:
+    """Create a uniquely named database on the server of `server_url`; return its URL."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from tenantry.core.notify import asyncpg_dsn
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(server_url: str, database_url: str) -> None:
+    """Drop a database made by `create_database`, closing whatever is still connected."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from tenantry.core.notify import asyncpg_dsn
+
+    name = make_url(database_url).database
+    connection = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(
+    server_url: str, *, prefix: str = "tenantry_scratch"
+) -> AsyncIterator[str]:
+    """A database of its own for a test run or a benchmark, dropped on the way out."""
+    url = await create_database(server_url, prefix=prefix)
+    try:
+        yield url
+    finally:
+        await drop_database(server_url, url)
