@@ -11,18 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from tenantry.core.database import Database
 from tenantry.core.request_limits import MAX_HEADER_BYTES, RequestLimitsMiddleware
 from tenantry.core.runtime import Runtime
 from tenantry.core.settings import Settings
 from tests.fixtures.app import TenantFactory, client_for, running_app
-from tests.fixtures.identity import RoleUserFactory, UserFactory
 from tests.hardening.attacks import (
     Org,
     Route,
-    build_org,
     host_for,
     pool_checkouts,
     snapshot,
@@ -71,22 +68,6 @@ def lookups(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Lookups:
 
         monkeypatch.setattr(directory, name, counted)
     return seen
-
-
-@pytest.fixture(scope="module")
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-async def org(
-    http: httpx.AsyncClient,
-    make_tenant: TenantFactory,
-    make_admin: RoleUserFactory,
-    make_user: UserFactory,
-) -> Org:
-    return await build_org(http, make_tenant, make_admin, make_user)
 
 
 async def send(

@@ -5,15 +5,12 @@ role, a pending invitation and a live session. Each attack uses a request that w
 the right caller, then checks the answer and that the victim's schema is unchanged row for row.
 """
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from tenantry.core.database import Database
 from tenantry.core.runtime import Runtime
-from tests.fixtures.app import TenantFactory, client_for
+from tests.fixtures.app import TenantFactory
 from tests.fixtures.identity import RoleUserFactory, UserFactory
 from tests.hardening.attacks import (
     EXAMPLES,
@@ -30,12 +27,6 @@ from tests.hardening.attacks import (
 ROUTES = tenant_routes()
 AUTHENTICATED = [route for route in ROUTES if route.needs_token]
 NAMING_IDS = [route for route in AUTHENTICATED if route.names_an_id]
-
-
-@pytest.fixture(scope="module")
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,14 +18,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI
 
 from tenantry.core.database import Database
 from tenantry.core.runtime import Runtime
 from tenantry.core.security.tokens import issue_access_token
 from tenantry.core.settings import Settings
 from tenantry.tenants.auth.context import issuer_for
-from tests.fixtures.app import TenantFactory, client_for
+from tests.fixtures.app import TenantFactory
 from tests.fixtures.identity import RoleUserFactory, UserFactory
 from tests.hardening.attacks import Org, build_org, pool_checkouts, snapshot, tenant_routes
 
@@ -121,22 +120,6 @@ FORGERIES: dict[str, Callable[[Forger], str]] = {
     "other-audience": lambda forger: forger.sign(aud="another-resource-server"),
     "minted-for-another-tenant": lambda forger: forger.sign(tid=forger.other_tenant_id),
 }
-
-
-@pytest.fixture(scope="module")
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(app) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-async def org(
-    http: httpx.AsyncClient,
-    make_tenant: TenantFactory,
-    make_admin: RoleUserFactory,
-    make_user: UserFactory,
-) -> Org:
-    return await build_org(http, make_tenant, make_admin, make_user)
 
 
 @pytest.fixture(scope="module")
