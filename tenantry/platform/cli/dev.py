@@ -2,6 +2,8 @@
 
 import asyncio
 import os
+import signal
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -48,6 +50,10 @@ def login_instructions(settings: Settings, admin: DemoAdmin) -> str:
     )
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def dev_command(
     migrate_only: Annotated[
         bool, typer.Option(help="Prepare the database and the demo tenant, then exit.")
@@ -72,6 +78,9 @@ def dev_command(
         console.print(login_instructions(settings, admin), highlight=False)
         if migrate_only:
             return
+        # uvicorn shuts down gracefully, then re-raises the signal it caught. With Python's default
+        # SIGTERM disposition that kills the process before the `finally` below stops PostgreSQL.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         uvicorn.run(
             "tenantry.app:create_app",
             factory=True,
