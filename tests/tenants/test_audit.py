@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Sequence
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from tenantry.core.database import Database
 from tenantry.core.tenancy.context import Tenant
 from tenantry.tenants.audit.models import AuditEvent
 from tests.fixtures.app import TenantFactory
-from tests.fixtures.identity import Account, Login, UserFactory, login, token_from
+from tests.fixtures.identity import Account, Login, UserFactory, login, token_from, token_request
 from tests.fixtures.smtp import SmtpSink
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -356,3 +357,30 @@ async def test_rolled_back_requests_leave_no_row(
     )
     assert weak.status_code == 422
     assert actions_of(await rows_of(database, tenant, rid)) == []
+
+
+async def test_audited_events_are_logged_under_their_action(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    make_user: UserFactory,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    account = await make_user(tenant)
+    session = await login(client, account)
+    capfd.readouterr()
+    await client.patch("/api/v1/users/me", json={"bio": "hello"}, headers=session.headers)
+    await token_request(
+        client, tenant, grant_type="password", username=account.email, password="wrong-one-123"
+    )
+    events = [
+        json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    updated = [e for e in events if e["event"] == "user.profile_updated"]
+    failed = [e for e in events if e["event"] == "user.login_failed"]
+    assert len(updated) == 1
+    assert updated[0]["outcome"] == "success"
+    assert updated[0]["target_id"] == str(account.user_id)
+    assert updated[0]["details"] == {"fields": ["bio"]}
+    assert len(failed) == 1
+    assert failed[0]["level"] == "warning"
+    assert failed[0]["details"] == {"reason": "invalid_password"}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,8 @@ from tenantry.tenants.audit.cursor import Position, decode_cursor, encode_cursor
 from tenantry.tenants.audit.models import AuditEvent
 from tenantry.tenants.audit.repository import AuditEventRepository
 from tenantry.tenants.audit.schemas import AuditEventQuery
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,18 @@ class AuditService:
         target_id: object | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Append one event. `details` must never hold secrets (passwords, tokens)."""
+        """Append one event, and write it to the log too, so a change is audited and logged in
+        one call. `details` must never hold secrets (passwords, tokens)."""
+        target = str(target_id) if target_id is not None else None
+        emit = log.info if outcome == "success" else log.warning
+        emit(
+            str(action),
+            outcome=str(outcome),
+            actor_id=str(context.actor_id) if context.actor_id else None,
+            target_type=str(target_type) if target_type else None,
+            target_id=target,
+            details=details or {},
+        )
         session.add(
             AuditEvent(
                 action=action,
@@ -67,7 +81,7 @@ class AuditService:
                 actor_id=context.actor_id,
                 actor_type=context.actor_type,
                 target_type=target_type,
-                target_id=str(target_id) if target_id is not None else None,
+                target_id=target,
                 request_id=context.request_id,
                 ip_address=context.ip_address,
                 details=details or {},

@@ -69,14 +69,14 @@ class AuthService:
         if user is None or user.password_hash is None:
             # Same work as a real check, so timing does not tell unknown users apart.
             await ctx.hasher.verify_dummy(password)
-            self._failed("invalid_credentials", ctx)
+            self._count_failed_login("invalid_credentials", ctx)
             # Never the typed identifier: people type passwords into the username field.
             reason = "unknown_user" if user is None else "no_password"
             await self._audit_login_failed(session, audit, reason, user)
             raise InvalidGrant().keeping_changes()
         if user.locked_until is not None and user.locked_until > now:
             await ctx.hasher.verify_dummy(password)
-            self._failed("locked", ctx, user_id=user.id)
+            self._count_failed_login("locked", ctx)
             await self._audit_login_failed(session, audit, "locked", user)
             raise InvalidGrant().keeping_changes()
         check = await ctx.hasher.verify(user.password_hash, password)
@@ -84,7 +84,7 @@ class AuthService:
             await self._count_failure(session, ctx, audit, user, now)
             raise InvalidGrant().keeping_changes()
         if not user.is_active:
-            self._failed("disabled", ctx, user_id=user.id)
+            self._count_failed_login("disabled", ctx)
             await self._audit_login_failed(session, audit, "disabled", user)
             raise InvalidGrant().keeping_changes()
         if check.new_hash is not None:
@@ -103,7 +103,6 @@ class AuthService:
         )
         LOGINS.labels(outcome="success", tenant=self._tenant_label(ctx)).inc()
         TOKENS_ISSUED.labels(grant="password").inc()
-        log.info("auth.login_succeeded", user_id=str(user.id), session_id=str(tokens.session_id))
         return tokens
 
     async def refresh_grant(
@@ -189,7 +188,6 @@ class AuthService:
         self, session: AsyncSession, audit: AuditContext, user_id: UUID, session_id: UUID
     ) -> None:
         await SessionRepository(session).revoke(session_id, utcnow(), "logout")
-        log.info("auth.logged_out", session_id=str(session_id))
         await audit_service.record(
             session,
             audit,
@@ -203,7 +201,6 @@ class AuthService:
         self, session: AsyncSession, audit: AuditContext, user_id: UUID
     ) -> int:
         count = await SessionRepository(session).revoke_all(user_id, utcnow(), "logout_all")
-        log.info("auth.logged_out_everywhere", user_id=str(user_id), sessions=count)
         await audit_service.record(
             session,
             audit,
@@ -268,13 +265,12 @@ class AuthService:
     ) -> None:
         users = UserRepository(session)
         failures = await users.record_failed_login(user.id)
-        self._failed("invalid_credentials", ctx, user_id=user.id)
+        self._count_failed_login("invalid_credentials", ctx)
         await self._audit_login_failed(session, audit, "invalid_password", user)
         if failures >= ctx.settings.lockout_threshold:
             until = now + timedelta(minutes=ctx.settings.lockout_minutes)
             await users.lock_until(user.id, until)
             LOCKOUTS.inc()
-            log.warning("auth.locked_out", user_id=str(user.id), until=until.isoformat())
             await audit_service.record(
                 session,
                 audit,
@@ -321,9 +317,8 @@ class AuthService:
             details={"reason": reason, "user_id": user_id},
         )
 
-    def _failed(self, outcome: str, ctx: IdentityContext, user_id: UUID | None = None) -> None:
+    def _count_failed_login(self, outcome: str, ctx: IdentityContext) -> None:
         LOGINS.labels(outcome=outcome, tenant=self._tenant_label(ctx)).inc()
-        log.info("auth.login_failed", reason=outcome, user_id=str(user_id) if user_id else None)
 
     def _tenant_label(self, ctx: IdentityContext) -> str:
         return ctx.tenant.slug if ctx.tenant_labels else ""

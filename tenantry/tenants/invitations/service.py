@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,8 +42,6 @@ from tenantry.tenants.user_admin.errors import EmailTaken, InvalidCursor
 from tenantry.tenants.users.models import User
 from tenantry.tenants.users.repository import UserRepository
 from tenantry.tenants.users.service import password_context
-
-log = structlog.get_logger(__name__)
 
 CURSOR_KIND = "invitations"
 
@@ -119,7 +116,6 @@ class InvitationService:
             target_id=invitation.id,
             details={"roles": sorted(role.name for role in roles)},
         )
-        log.info("invitation.created", invitation_id=str(invitation.id))
         return invitation, messages.invitation_email(ctx, email, issued.value)
 
     async def pending(
@@ -156,7 +152,6 @@ class InvitationService:
             target_type=AuditTarget.INVITATION,
             target_id=invitation_id,
         )
-        log.info("invitation.revoked", invitation_id=str(invitation_id))
 
     async def resend(
         self,
@@ -189,7 +184,6 @@ class InvitationService:
             target_type=AuditTarget.INVITATION,
             target_id=invitation.id,
         )
-        log.info("invitation.resent", invitation_id=str(invitation.id))
         return invitation, messages.invitation_email(ctx, invitation.email, issued.value)
 
     async def accept(
@@ -248,7 +242,6 @@ class InvitationService:
             target_id=user.id,
             details={"via": "invitation", "invited_by": str(invitation.invited_by), "roles": names},
         )
-        log.info("invitation.accepted", invitation_id=str(invitation.id), user_id=str(user.id))
         return user
 
     async def _create_user(

@@ -103,7 +103,6 @@ class RoleService:
         repository.add(role)
         await session.flush()
         await repository.set_permissions(role.id, wanted)
-        log.info("role.created", role_id=str(role.id), permissions=sorted(wanted))
         return role
 
     async def update(
@@ -132,7 +131,6 @@ class RoleService:
             self._ensure_held(policy, actor, wanted)
             await repository.set_permissions(role.id, wanted)
         await session.flush()
-        log.info("role.updated", role_id=str(role.id))
         return role
 
     async def delete(
@@ -160,7 +158,6 @@ class RoleService:
                 raise RoleEscalation()
             await repository.reassign(role.id, reassign_to)
         await repository.delete(role.id)
-        log.info("role.deleted", role_id=str(role_id), reassigned_to=str(reassign_to))
 
     async def roles_of(self, session: AsyncSession, user_id: UUID) -> Sequence[Role]:
         return await AssignmentRepository(session).roles_of(user_id)

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,8 +51,6 @@ from tenantry.tenants.user_admin.schemas import SortKey, SortOrder, UserAdminUpd
 from tenantry.tenants.users.models import User, UserStatus
 from tenantry.tenants.users.repository import UserRepository
 from tenantry.tenants.users.service import password_context
-
-log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +156,6 @@ class UserAdminService:
             target_id=user.id,
             details={"via": "admin", "roles": sorted(role.name for role in roles)},
         )
-        log.info("user.created", user_id=str(user.id), via="admin")
         return Creation(user=user)
 
     async def update(self, act: AdminAction, user_id: UUID, body: UserAdminUpdate) -> User:
@@ -183,7 +179,6 @@ class UserAdminService:
             target_id=user.id,
             details={"fields": fields},
         )
-        log.info("user.updated", user_id=str(user.id), fields=fields)
         return user
 
     async def disable(self, act: AdminAction, user_id: UUID) -> User:
@@ -227,7 +222,6 @@ class UserAdminService:
         )
         await UserAdminRepository(act.session).delete(user.id)
         act.session.expunge(user)
-        log.info("user.deleted", user_id=str(user_id))
 
     async def revoke_sessions(self, act: AdminAction, user_id: UUID) -> int:
         """Force logout: every session (and so every refresh token) of the user ends now."""
@@ -241,7 +235,6 @@ class UserAdminService:
             target_id=user.id,
             details={"sessions_revoked": count},
         )
-        log.info("user.sessions_revoked", user_id=str(user.id), count=count)
         return count
 
     async def set_roles(
@@ -320,7 +313,6 @@ class UserAdminService:
             target_id=user.id,
             details=details,
         )
-        log.info(action, user_id=str(user.id), **details)
         return user
 
     async def _change_email(

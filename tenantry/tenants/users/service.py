@@ -57,7 +57,6 @@ class UserService:
         for field, value in changes.items():
             setattr(user, field, value)
         await session.flush()
-        log.info("user.profile_updated", user_id=str(user.id), fields=sorted(changes))
         if changes:
             # Which fields, not their values: the trail must not become a copy of personal data.
             await audit_service.record(
@@ -100,7 +99,6 @@ class UserService:
         revoked = await SessionRepository(session).revoke_all(
             user.id, utcnow(), "password_changed", keep=keep_session
         )
-        log.info("user.password_changed", user_id=str(user.id), sessions_revoked=revoked)
         await audit_service.record(
             session,
             audit,
@@ -137,7 +135,6 @@ class UserService:
         if found is None or found.user_id != user.id or found.revoked_at is not None:
             raise SessionNotFound()
         await sessions.revoke(session_id, utcnow(), "user_revoked")
-        log.info("user.session_revoked", user_id=str(user.id), session_id=str(session_id))
         await audit_service.record(
             session,
             audit,
