@@ -504,3 +504,40 @@ def test_mutated_tokens_never_escape_as_other_errors(keys: KeySet) -> None:
         if mutated == token:
             continue
         rejected(keys, mutated)
+
+
+# A token verified once is remembered (tokens.VERIFIED_TOKENS_KEPT); each check below runs after
+# a successful verification of the same text, so it exercises the remembered path.
+
+
+def test_a_remembered_token_still_belongs_to_its_tenant_issuer_and_audience(keys: KeySet) -> None:
+    token, claims = issue(keys)
+    assert verify(keys, token) == claims
+    assert rejected(keys, token, tenant_id=TENANT_B).reason == "wrong_tenant"
+    assert rejected(keys, token, issuer="https://other.tenantry.test").reason == "wrong_issuer"
+    assert rejected(keys, token, audience="someone-else").reason == "wrong_audience"
+    assert verify(keys, token) == claims
+
+
+def test_a_remembered_token_expires(keys: KeySet) -> None:
+    token, _ = issue(keys, now=int(time.time()) - 20, ttl_seconds=10)
+    verify(keys, token, leeway=30)
+    assert rejected(keys, token, leeway=0).reason == "expired"
+
+
+def test_a_remembered_token_dies_with_its_key(rsa_key: SigningKey) -> None:
+    pem = generate_private_key_pem("rsa")
+    retiring = key_from(pem)
+    token, _ = issue(KeySet([retiring, rsa_key]))
+    verify(KeySet([retiring, rsa_key]), token)
+    assert rejected(KeySet([rsa_key]), token).reason == "unknown_kid"
+    # The same key loaded again is another object: the token goes through the full checks.
+    assert verify(KeySet([key_from(pem)]), token).sub == "user-1"
+
+
+def test_a_changed_byte_is_never_taken_from_memory(keys: KeySet) -> None:
+    token, _ = issue(keys)
+    verify(keys, token)
+    head, payload, signature = token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    assert rejected(keys, f"{head}.{payload}.{flipped}").reason == "bad_signature"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jwt
+from cachetools import LRUCache
 from jwt.exceptions import InvalidJTIError, InvalidSubjectError
 from jwt.types import Options
 
@@ -40,6 +41,11 @@ _DECODE_OPTIONS: Options = {
     "enforce_minimum_key_length": True,
 }
 _jwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
+
+# Tokens that passed every check, by their exact text. A client sends the same access token on
+# every call until it expires, and the signature check and JSON decoding are a large share of an
+# authenticated read; a changed byte is a different text, so nothing unverified is ever served.
+VERIFIED_TOKENS_KEPT = 4096
 
 RejectReason = Literal[
     "invalid",
@@ -185,7 +191,23 @@ def verify_access_token(
     tenant_id: str,
     leeway: int = 30,
 ) -> AccessTokenClaims:
-    """Check an access token for this issuer, audience and tenant; raise `InvalidToken` if not."""
+    """Check an access token for this issuer, audience and tenant; raise `InvalidToken` if not.
+
+    A token verified before is taken from `_verified` while its key is still in `keys` and it
+    has not expired; any other difference goes through the full checks, which give the reason.
+    """
+    remembered = _verified.get(token) if isinstance(token, str) else None
+    if remembered is not None:
+        key, claims = remembered
+        if (
+            keys.find(key.kid) is key
+            and claims.iss == issuer
+            and claims.aud == audience
+            and claims.exp > time.time() - leeway
+        ):
+            if claims.tid != tenant_id:
+                raise _reject("wrong_tenant")
+            return claims
     key = _key_from_header(keys, token)
     payload = _verified_payload(key, token, issuer=issuer, audience=audience, leeway=leeway)
     claims = _claims_from(payload)
@@ -193,7 +215,15 @@ def verify_access_token(
     # would be authenticated in tenant B.
     if claims.tid != tenant_id:
         raise _reject("wrong_tenant")
+    _verified[token] = (key, claims)
     return claims
+
+
+# Module-level: `KeySet` is immutable and shared, and an entry is only ever used with the very key
+# object that verified it (`keys.find(kid) is key`).
+_verified: LRUCache[str, tuple[SigningKey, AccessTokenClaims]] = LRUCache(
+    maxsize=VERIFIED_TOKENS_KEPT
+)
 
 
 def _key_from_header(keys: KeySet, token: object) -> SigningKey:
