@@ -36,8 +36,12 @@ class Runtime:
         await self.database.dispose()
 
 
-async def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime = request.app.state.runtime
     if not isinstance(runtime, Runtime):
         raise TypeError("app.state.runtime is not set; build the app with create_app()")
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)

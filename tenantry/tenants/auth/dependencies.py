@@ -12,11 +12,12 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from tenantry.core.clock import utcnow
-from tenantry.core.dependencies import RuntimeDep, TenantSession
+from tenantry.core.dependencies import RuntimeDep, TenantSession, tenant_of
 from tenantry.core.errors import TooManyRequests, Unauthorized
 from tenantry.core.observability.metrics import RATE_LIMITED
+from tenantry.core.runtime import runtime_of
 from tenantry.core.security.tokens import AccessTokenClaims, InvalidToken, verify_access_token
-from tenantry.tenants.auth.context import Client, Identity
+from tenantry.tenants.auth.context import Client, issuer_for
 from tenantry.tenants.users.models import User
 from tenantry.tenants.users.repository import UserRepository
 
@@ -26,12 +27,19 @@ bearer_transport = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
 async def access_claims(
-    request: Request, ctx: Identity, token: Annotated[str | None, Depends(bearer_transport)]
+    request: Request, token: Annotated[str | None, Depends(bearer_transport)]
 ) -> AccessTokenClaims:
     if not token:
         raise Unauthorized("A bearer access token is required.")
+    # The runtime and tenant straight from the request, not as sub-dependencies: see
+    # tenantry.core.dependencies.
+    runtime, tenant = runtime_of(request), tenant_of(request)
     claims = verify_access_token(
-        ctx.keys, token, issuer=ctx.issuer, audience=ctx.audience, tenant_id=str(ctx.tenant.id)
+        runtime.keys,
+        token,
+        issuer=issuer_for(runtime.settings, tenant),
+        audience=runtime.settings.token_audience,
+        tenant_id=str(tenant.id),
     )
     request.scope.setdefault("state", {})["user_id"] = claims.sub
     return claims

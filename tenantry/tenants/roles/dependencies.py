@@ -2,11 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from tenantry.core.authz.policy import TenantPolicy, builtin_policy, user_subject
-from tenantry.core.dependencies import CurrentTenant, RuntimeDep, TenantSession
+from tenantry.core.dependencies import TenantSession, tenant_of
 from tenantry.core.observability.metrics import AUTHZ_DENIALS
+from tenantry.core.runtime import runtime_of
 from tenantry.tenants.auth.dependencies import CurrentUser
 from tenantry.tenants.roles.errors import PermissionDenied
 from tenantry.tenants.users.models import User
@@ -14,11 +15,10 @@ from tenantry.tenants.users.models import User
 PERMISSION_ATTRIBUTE = "required_permission"
 
 
-async def tenant_policy(
-    runtime: RuntimeDep, tenant: CurrentTenant, session: TenantSession
-) -> TenantPolicy:
-    # The request's own session (hence connection): see PolicyCache.get.
-    return await runtime.policies.get(tenant, session)
+async def tenant_policy(request: Request, session: TenantSession) -> TenantPolicy:
+    # The request's own session (hence connection): see PolicyCache.get. Runtime and tenant come
+    # from the request rather than as sub-dependencies (see tenantry.core.dependencies).
+    return await runtime_of(request).policies.get(tenant_of(request), session)
 
 
 Policy = Annotated[TenantPolicy, Depends(tenant_policy)]
