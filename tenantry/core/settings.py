@@ -53,11 +53,15 @@ class Settings(BaseSettings):
     public_url: str | None = None
 
     database_url: DatabaseURL | None = None
-    database_pool_size: int = Field(default=10, ge=1)
+    # Overflow connections are closed when they come back to a full pool, so load that keeps more
+    # requests in flight than the pool holds opens a PostgreSQL connection (a forked backend, a
+    # login, cold statement caches) per request past it: the pool itself should cover the load.
+    database_pool_size: int = Field(default=20, ge=1)
     database_max_overflow: int = Field(default=10, ge=0)
     database_pool_timeout: float = Field(default=5.0, gt=0)
     database_statement_timeout_ms: int = Field(default=10_000, ge=0)
     database_statement_cache_size: int = Field(default=500, ge=0)
+    database_ping_after_idle_seconds: float = Field(default=1.0, ge=0)
     data_dir: Path = Path(".data")
 
     base_domain: str = "localhost"
