@@ -153,7 +153,7 @@ class AuthService:
             now + timedelta(minutes=ctx.settings.session_idle_minutes), auth_session.expires_at
         )
         issued = new_opaque_token()
-        refresh.add(auth_session.id, issued.digest)
+        await refresh.add(auth_session.id, issued.digest)
         access_token, expires_in = self._access_token(ctx, user, auth_session.id, granted_scope)
         TOKENS_ISSUED.labels(grant="refresh_token").inc()
         return IssuedTokens(access_token, expires_in, issued.value, granted_scope, auth_session.id)
@@ -221,8 +221,9 @@ class AuthService:
         now: datetime,
     ) -> IssuedTokens:
         expires_at = now + timedelta(minutes=ctx.settings.session_absolute_minutes)
-        auth_session = AuthSession(
-            id=uuid4(),
+        session_id = uuid4()
+        await SessionRepository(session).insert(
+            id=session_id,
             user_id=user.id,
             last_used_at=now,
             idle_expires_at=min(
@@ -232,12 +233,10 @@ class AuthService:
             user_agent=client.user_agent,
             ip_address=client.ip_address,
         )
-        SessionRepository(session).add(auth_session)
-        await session.flush()
         issued = new_opaque_token()
-        RefreshTokenRepository(session).add(auth_session.id, issued.digest)
-        access_token, expires_in = self._access_token(ctx, user, auth_session.id, scope)
-        return IssuedTokens(access_token, expires_in, issued.value, scope, auth_session.id)
+        await RefreshTokenRepository(session).add(session_id, issued.digest)
+        access_token, expires_in = self._access_token(ctx, user, session_id, scope)
+        return IssuedTokens(access_token, expires_in, issued.value, scope, session_id)
 
     def _access_token(
         self, ctx: IdentityContext, user: User, session_id: UUID, scope: str
