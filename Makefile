@@ -39,7 +39,7 @@ test: install helm prometheus  ## the whole suite, on a fresh database
 lint: install  ## ruff, formatting, mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy tenantry
+	$(BIN)/mypy tenantry bench
 
 format: install
 	$(BIN)/ruff check --fix .

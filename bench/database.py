@@ -23,6 +23,7 @@ from tenantry.core.settings import Settings, normalize_database_url
 from tenantry.devdb import create_database, drop_database
 from tenantry.platform.migrations.service import upgrade_fleet
 from tenantry.platform.tenants.service import tenant_service
+from tenantry.tenants.roles.service import role_service
 from tenantry.tenants.users.service import user_service
 
 TENANT_SLUG = "bench"
@@ -48,6 +49,7 @@ class Seed:
     password: str
     password_hash: str
     users: list[SeededUser]
+    admin: SeededUser  # holds the built-in admin role (the user list needs `users:read`)
 
 
 @contextlib.contextmanager
@@ -82,7 +84,8 @@ async def server_version(database_url: str) -> str:
 
 
 async def prepare(settings: Settings, *, users: int, password: str) -> Seed:
-    """Migrate, provision the benchmark tenant, and create `users` users with one password.
+    """Migrate, provision the benchmark tenant, and create `users` users with one password, plus
+    an administrator (the built-in admin role, given as the service gives it to seeded admins).
 
     Every user gets the same argon2id hash (one salt): verification costs exactly what it costs
     with distinct salts, and seeding hundreds of users takes one hash instead of hundreds.
@@ -109,6 +112,16 @@ async def prepare(settings: Settings, *, users: int, password: str) -> Seed:
                     display_name=f"Bench User {number}",
                 )
                 seeded.append(SeededUser(user.id, user.email))
-        return Seed(TENANT_SLUG, schema, password, password_hash, seeded)
+            admin = await user_service.create(
+                session,
+                email="bench-admin@bench.example",
+                password_hash=password_hash,
+                email_verified=True,
+                display_name="Bench Admin",
+            )
+            await role_service.grant_builtin(session, admin, "admin")
+        return Seed(
+            TENANT_SLUG, schema, password, password_hash, seeded, SeededUser(admin.id, admin.email)
+        )
     finally:
         await database.dispose()

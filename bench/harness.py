@@ -10,7 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from bench.wrk import Request, WrkResult, run_wrk, write_requests
 
 TOKEN_PATH = "/api/v1/oauth/token"  # noqa: S105 - a path, not a secret
 ME_PATH = "/api/v1/users/me"
+USERS_PATH = "/api/v1/users"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Options:
     quiet_wait: float
     strict: bool
     quick: bool
+    tenants: tuple[int, ...]  # tenant counts of the `tenants` scenario, ascending
 
 
 # Servers the scenarios can ask for: name -> (ASGI factory, readiness path).
@@ -91,26 +93,41 @@ class Bench:
         return {"X-Tenant": self.seed.tenant_slug, **extra}
 
     def measure(
-        self, label: str, server: UvicornServer, requests: Sequence[Request], connections: int
+        self,
+        label: str,
+        server: UvicornServer,
+        requests: Sequence[Request],
+        connections: int,
+        *,
+        script: str = "replay.lua",
+        environment: Mapping[str, str] | None = None,
+        warmup_environment: Mapping[str, str] | None = None,
+        prime: Request | None = None,
     ) -> WrkResult:
-        """A warm-up run (discarded), then the measured run, optionally under py-spy."""
+        """A warm-up run (discarded), then the measured run, optionally under py-spy.
+
+        `script` is a wrk script in lua/, given `environment` (`warmup_environment` for the
+        warm-up, when the two runs need different data, such as refresh tokens that a run uses
+        up). `prime` is the request sent alone first, `requests[0]` unless given.
+        """
         requests_file = write_requests(self.workdir / f"{label}.requests", requests)
-        self._prime(label, server, requests[0])
+        self._prime(label, server, prime or requests[0])
+
+        def run(seconds: float, variables: Mapping[str, str] | None) -> WrkResult:
+            return run_wrk(
+                server.url, requests_file, seconds=seconds, connections=connections,
+                threads=self.options.threads, script=script, environment=variables,
+            )  # fmt: skip
+
         print(f"  {label}: {connections} connections, warm-up {self.options.warmup:.0f} s ...")
         if self.options.warmup > 0:
-            warm = run_wrk(
-                server.url, requests_file, seconds=self.options.warmup,
-                connections=connections, threads=self.options.threads,
-            )  # fmt: skip
+            warm = run(self.options.warmup, warmup_environment or environment)
             if warm.failed:
                 self.notes.append(f"{label} warm-up had errors: {warm.error_summary()}")
         self.wait_until_quiet(label)
         print(f"  {label}: measuring {self.options.duration:.0f} s ...")
         with self._profiling(label, server), CpuMeter(server.pid, self.postmaster_pid) as meter:
-            result = run_wrk(
-                server.url, requests_file, seconds=self.options.duration,
-                connections=connections, threads=self.options.threads,
-            )  # fmt: skip
+            result = run(self.options.duration, environment)
         if cpu.available():
             result = dataclasses.replace(result, cpu=meter.usage(result.cpu_seconds))
         print(
@@ -196,6 +213,11 @@ def profile_summary(path: Path, top: int = 12) -> str:
 
 def send(server: UvicornServer, request: Request) -> int:
     """Send one request as wrk would; return the status."""
+    return fetch(server, request)[0]
+
+
+def fetch(server: UvicornServer, request: Request) -> tuple[int, bytes]:
+    """Send one request as wrk would; return the status and the body."""
     outgoing = urllib.request.Request(  # noqa: S310 - loopback http
         server.url + request.path,
         data=request.body.encode() if request.body else None,
@@ -204,13 +226,13 @@ def send(server: UvicornServer, request: Request) -> int:
     )
     try:
         with urllib.request.urlopen(outgoing, timeout=30) as answer:  # noqa: S310
-            answer.read()
-            return int(answer.status)
+            return int(answer.status), answer.read()
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, error.read()
 
 
-def fetch_access_token(server: UvicornServer, tenant: str, email: str, password: str) -> str:
+def fetch_tokens(server: UvicornServer, tenant: str, email: str, password: str) -> dict[str, str]:
+    """Log in through the password grant; the token response (access and refresh tokens)."""
     form = urllib.parse.urlencode(
         {"grant_type": "password", "username": email, "password": password}
     ).encode()
@@ -218,5 +240,20 @@ def fetch_access_token(server: UvicornServer, tenant: str, email: str, password:
         server.url + TOKEN_PATH, data=form, headers={"X-Tenant": tenant}, method="POST"
     )
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
-        token: str = json.loads(answer.read())["access_token"]
-        return token
+        tokens: dict[str, str] = json.loads(answer.read())
+        return tokens
+
+
+def fetch_access_token(server: UvicornServer, tenant: str, email: str, password: str) -> str:
+    return fetch_tokens(server, tenant, email, password)["access_token"]
+
+
+def resident_memory_mib(pid: int) -> float | None:
+    """The process's resident set (VmRSS) in MiB, or None where /proc does not say."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -67,7 +67,7 @@ async def run() -> str:
     with bench_database(Path(tempfile.mkdtemp(prefix="tenantry-list-"))) as target:
         settings = Settings(
             env=Environment.TEST, database_url=target.url, log_level="WARNING",
-            signing_keys=[generate_private_key_pem()],  # type: ignore[list-item]
+            signing_keys=[generate_private_key_pem()],
         )  # fmt: skip
         engine = create_engine(settings)
         await upgrade_fleet(engine)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from tenantry.core.database import Database, create_engine
 from tenantry.core.resources import resource_dir
@@ -154,7 +154,7 @@ async def run(server_url: str, tenants: int, concurrency: int, workdir: Path) ->
         settings = Settings(
             env=Environment.TEST,
             database_url=url,
-            signing_keys=[generate_private_key_pem("rsa")],  # type: ignore[list-item]
+            signing_keys=[generate_private_key_pem("rsa")],
             database_statement_timeout_ms=0,
         )
         database = Database(create_engine(settings))
@@ -194,9 +194,7 @@ async def reset_versions(database: Database) -> None:
                 text(f'UPDATE "{schema}".alembic_version SET version_num = :v'),  # noqa: S608
                 {"v": tenant_head()},
             )
-        await connection.execute(
-            TenantRecord.__table__.update().values(schema_version=tenant_head())
-        )
+        await connection.execute(update(TenantRecord).values(schema_version=tenant_head()))
 
 
 def main() -> None:

@@ -68,10 +68,16 @@ def parse_options(argv: list[str] | None) -> Options:
     add("--login-users", type=int, default=256, help="users the logins rotate over (256)")
     add("--token-users", type=int, default=16, help="users whose tokens the reads rotate (16)")
     add("--verify-samples", type=int, help="hash verifications timed for the ceiling (30)")
+    add(
+        "--tenants",
+        default=os.environ.get("BENCH_TENANTS"),
+        help="tenant counts the `tenants` scenario measures at, ascending "
+        "(BENCH_TENANTS, 1,100,5000; 1,10,100 with --quick)",
+    )
     add("--only", default=",".join(SCENARIOS), help=f"comma-separated: {', '.join(SCENARIOS)}")
     add("--profile", action="store_true", help="py-spy each measured run (BENCH_PY_SPY or PATH)")
     add("--quiet-wait", type=float, help="wait up to this for an idle machine per run (60)")
-    add("--max-seconds", type=int, default=900, help="abort the whole run after this (900)")
+    add("--max-seconds", type=int, default=1800, help="abort the whole run after this (1800)")
     add("--strict", action="store_true", help="exit 1 when a goal is missed")
     args = parser.parse_args(argv)
     only = tuple(name.strip() for name in args.only.split(",") if name.strip())
@@ -79,6 +85,10 @@ def parse_options(argv: list[str] | None) -> Options:
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     quick = args.quick
+    try:
+        tenants = tenant_counts(args.tenants or ("1,10,100" if quick else "1,100,5000"))
+    except ValueError as exc:
+        parser.error(f"--tenants: {exc}")
 
     def pick(given: float | None, variable: str, default: float) -> float:
         return given if given is not None else _env_number(variable, default)
@@ -100,7 +110,16 @@ def parse_options(argv: list[str] | None) -> Options:
         quiet_wait=pick(args.quiet_wait, "BENCH_QUIET_WAIT", 5 if quick else 60),
         strict=args.strict,
         quick=quick,
+        tenants=tenants,
     )
+
+
+def tenant_counts(text: str) -> tuple[int, ...]:
+    """`1,100,5000` -> (1, 100, 5000): positive and ascending; the first is the reference."""
+    counts = tuple(int(part) for part in text.split(",") if part.strip())
+    if not counts or counts[0] < 1 or list(counts) != sorted(set(counts)):
+        raise ValueError(f"{text!r} is not a list of ascending positive counts")
+    return counts
 
 
 def server_environment(database: BenchDatabase, workdir: Path) -> dict[str, str]:
@@ -204,6 +223,8 @@ def _run(options: Options, workdir: Path, wrk: str, cleanup: contextlib.ExitStac
         f"statement cache {settings.database_statement_cache_size}",
         "load average before the run (1/5/15 min)": load_before,
     }
+    if "tenants" in options.only:
+        run_settings["tenant counts"] = ", ".join(str(count) for count in options.tenants)
     notes = [
         "wrk shares the machine's cores with uvicorn and PostgreSQL, so every figure is lower "
         "than a separate load generator would show; the hash ceiling assumes all cores hash.",
@@ -211,15 +232,14 @@ def _run(options: Options, workdir: Path, wrk: str, cleanup: contextlib.ExitStac
         "timeouts and non-2xx responses, and any makes the row fail.",
         *bench.notes,
     ]
-    markdown = report.render(rows, facts, run_settings, notes)
-    latest, stamped = report.write(markdown)
+    written = report.write(rows, facts, run_settings, notes)
     print()
     print(report.table(rows))
     print()
     for row in rows:
         if row.ratio is not None:
             print(f"{row.scenario}: ratio {row.ratio:.2f} ({row.goal}) -> {row.verdict}")
-    print(f"\nwritten to {latest} and {stamped}")
+    print(f"\nwritten to {', '.join(str(path) for path in written)}")
     failed = any(row.passed is False for row in rows)
     return 1 if failed and options.strict else 0
 

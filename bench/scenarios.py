@@ -5,22 +5,48 @@ it compares against runs inside the same function, so the pair always comes from
 """
 
 import asyncio
+import json
 import os
+import random
 import statistics
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
-from bench.baseline_app import BASELINE_PATH
-from bench.harness import ME_PATH, TOKEN_PATH, Bench, fetch_access_token
+from bench import fleet
+from bench.baseline_app import BASELINE_PATH, BASELINE_TOKEN_PATH
+from bench.harness import (
+    ME_PATH,
+    TOKEN_PATH,
+    USERS_PATH,
+    Bench,
+    fetch,
+    fetch_access_token,
+    fetch_tokens,
+    resident_memory_mib,
+    send,
+)
 from bench.report import Row
-from bench.wrk import Request
+from bench.servers import UvicornServer
+from bench.wrk import Request, WrkResult
 from tenantry.core.security.passwords import PasswordHasher
 from tenantry.core.settings import Settings
 
 LOGIN_GOAL = 0.85
 ME_RATIO_GOAL = 0.60
-ME_P99_GOAL_MS = 50.0
+LIST_RATIO_GOAL = 0.60  # authenticated reads: at least 60% of the bare baseline, as /users/me
+LIST_LIMIT = 50
+TENANTS_P99_GOAL = 1.5  # p99 at the most tenants within 1.5x of p99 at the fewest
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+REFRESH_FORM = "grant_type=refresh_token&refresh_token="  # refresh.lua appends the token
+SIGN_IN_WORKERS = 4
+PRIME_WORKERS = 8
+# The tenants scenario's request list: at least this many lines per tenant, and in all.
+TENANT_LINES_PER_TENANT = 5
+TENANT_MIN_LINES = 2000
 
 Scenario = Callable[[Bench], list[Row]]
 
@@ -50,11 +76,13 @@ def verify_timings(
 
 
 def login(bench: Bench) -> list[Row]:
-    """Password grant over many users against the ceiling `cores / verify_time` of this machine.
+    """Password grant over many users against the hash-verify ceiling of this machine.
 
-    The hash is timed right before and right after the load run, and the ceiling uses the median
-    of both: a virtual machine's cores change speed over minutes, and the ratio must compare the
-    login run with the hash speed of the same minutes.
+    The ceiling is measured, not extrapolated: the service's own `PasswordHasher` verifying
+    `cores` passwords at a time, with nothing else running, right before and right after the load
+    run (a virtual machine's cores change speed over minutes; the mean of both compares the login
+    run with the hash speed of the same minutes). `cores / single verify time` is reported too:
+    it assumes the cores scale perfectly, which SMT siblings and a shared memory bus do not.
     """
     seed = bench.seed
     server = bench.server("tenantry")
@@ -84,33 +112,124 @@ def login(bench: Bench) -> list[Row]:
     ]
     connections = bench.options.login_connections
     result = bench.measure("login", server, requests, connections)
+    bench.wait_until_quiet("hash timing")
     times_after, rate_after = time_hashes("after")
     times = times_before + times_after
     verify_s = statistics.median(times)
-    ceiling = cores / verify_s
-    parallel_rate = (rate_before + rate_after) / 2
+    ceiling = (rate_before + rate_after) / 2
+    extrapolated = cores / verify_s
     ratio = result.rps / ceiling
     return [
         Row(
             scenario=f"login: POST {TOKEN_PATH} password grant, {connections} conns",
             result=result,
-            baseline=f"hash ceiling {ceiling:.1f}/s ({cores} cores / {verify_s * 1000:.1f} ms)",
+            baseline=f"hash ceiling {ceiling:.1f}/s ({cores} verifications at a time)",
             ratio=ratio,
             goal=f"ratio >= {LOGIN_GOAL:.2f}",
             passed=ratio >= LOGIN_GOAL and not result.failed,
+            label="login",
+            ratio_goal=LOGIN_GOAL,
             notes=[
                 f"argon2id m={settings.password_hash_memory_kib} KiB, "
                 f"t={settings.password_hash_time_cost}, p={settings.password_hash_parallelism}; "
-                f"verify_time = median of {len(times)} verifications in-process, one at a time, "
-                f"half before and half after the run (medians "
-                f"{statistics.median(times_before) * 1000:.1f} and "
-                f"{statistics.median(times_after) * 1000:.1f} ms); "
+                f"ceiling = verifications per second through the service's PasswordHasher, "
+                f"{2 * samples} sent at once ({cores} run at a time, no HTTP, no database), "
+                f"before and after the run: {rate_before:.1f}/s and {rate_after:.1f}/s; "
                 f"logins spread over {len(requests)} users",
-                f"hashing alone, {cores} at a time through the service's PasswordHasher (no HTTP, "
-                f"no database): {parallel_rate:.1f}/s = {parallel_rate / ceiling:.2f} of the "
-                "ceiling",
+                f"one verification at a time: median {verify_s * 1000:.1f} ms over {len(times)} "
+                f"({statistics.median(times_before) * 1000:.1f} before, "
+                f"{statistics.median(times_after) * 1000:.1f} after); {cores} cores / that = "
+                f"{extrapolated:.1f}/s, against which the login rate is "
+                f"{result.rps / extrapolated:.2f}",
             ],
         )
+    ]
+
+
+def _sign_in_many(bench: Bench, server: UvicornServer, count: int) -> list[str]:
+    """`count` refresh tokens, each the head of its own session: password grants over the seeded
+    users in turn, a few at a time (the server hashes on its cores either way)."""
+    seed = bench.seed
+
+    def sign_in(number: int) -> str:
+        user = seed.users[number % len(seed.users)]
+        return fetch_tokens(server, seed.tenant_slug, user.email, seed.password)["refresh_token"]
+
+    with ThreadPoolExecutor(max_workers=SIGN_IN_WORKERS) as pool:
+        return list(pool.map(sign_in, range(count)))
+
+
+def _rotate(
+    bench: Bench, label: str, server: UvicornServer, path: str, chains: list[str]
+) -> WrkResult:
+    """Rotation through `path` with refresh.lua: the first chain primes, then the warm-up and
+    the measured run each use up chains of their own (a rotated token never comes back)."""
+    connections = bench.options.connections
+    per_run = _chains_per_run(bench)
+    files = {}
+    for run, heads in (("warmup", chains[1 : per_run + 1]), ("run", chains[per_run + 1 :])):
+        files[run] = bench.workdir / f"{label}.{run}.chains"
+        files[run].write_text("".join(f"{head}\n" for head in heads), encoding="utf-8")
+    headers = bench.headers(**{"Content-Type": FORM_TYPE})
+    return bench.measure(
+        label,
+        server,
+        [Request("POST", path, headers, REFRESH_FORM)],
+        connections,
+        script="refresh.lua",
+        environment={"BENCH_CHAINS": str(files["run"])},
+        warmup_environment={"BENCH_CHAINS": str(files["warmup"])},
+        prime=Request("POST", path, headers, REFRESH_FORM + chains[0]),
+    )
+
+
+def _chains_per_run(bench: Bench) -> int:
+    """A chain per connection, and one per wrk thread for the request() call wrk makes (and
+    never sends) before the run: see refresh.lua."""
+    connections = bench.options.connections
+    return connections + min(bench.options.threads, connections)
+
+
+def refresh(bench: Bench) -> list[Row]:
+    """Refresh-token rotation against a bare FastAPI app running the same statements."""
+    server = bench.server("tenantry")
+    connections = bench.options.connections
+    per_server = 2 * _chains_per_run(bench) + 1  # warm-up and measured run, one to prime
+    print(f"  signing in {2 * per_server} sessions for the refresh-token chains ...")
+    heads = _sign_in_many(bench, server, 2 * per_server)
+    baseline = _rotate(
+        bench, "refresh_baseline", bench.server("baseline"), BASELINE_TOKEN_PATH, heads[per_server:]
+    )
+    bench.stop("baseline")
+    rotation = _rotate(bench, "refresh", server, TOKEN_PATH, heads[:per_server])
+    ratio = rotation.rps / baseline.rps if baseline.rps else 0.0
+    return [
+        Row(
+            scenario=f"refresh: POST {TOKEN_PATH} refresh_token grant, {connections} conns, "
+            f"{connections} rotating chains",
+            result=rotation,
+            baseline=f"bare FastAPI {baseline.rps:.1f}/s",
+            ratio=ratio,
+            goal="none set",
+            passed=False if rotation.failed or baseline.failed else None,
+            notes=[
+                "each chain is one session: every request presents its chain's current refresh "
+                "token and the answer's new one is the next (never replayed); warm-up and "
+                f"measured run each use {_chains_per_run(bench)} fresh sessions (one per "
+                "connection, one more per wrk thread: see lua/refresh.lua)",
+                "the baseline runs the statements of a rotation in one transaction (UPDATE the "
+                "presented token used RETURNING its session, SELECT the session and the user, "
+                "UPDATE the session, INSERT the next token) but signs no JWT (the service signs "
+                "an RS256 access token per rotation) and has no middleware nor ORM",
+            ],
+            label="refresh",
+        ),
+        Row(
+            scenario=f"baseline: bare FastAPI, same rotation statements, {connections} conns",
+            result=baseline,
+            passed=False if baseline.failed else None,
+            label="refresh baseline",
+        ),
     ]
 
 
@@ -142,15 +261,191 @@ def users_me(bench: Bench) -> list[Row]:
             result=me,
             baseline=f"bare FastAPI {baseline.rps:.1f}/s",
             ratio=ratio,
-            goal=f"ratio >= {ME_RATIO_GOAL:.2f}, p99 < {ME_P99_GOAL_MS:.0f} ms",
-            passed=ratio >= ME_RATIO_GOAL and me.p99_ms < ME_P99_GOAL_MS and clean,
+            goal=f"ratio >= {ME_RATIO_GOAL:.2f}",
+            passed=ratio >= ME_RATIO_GOAL and clean,
+            label="users/me",
+            ratio_goal=ME_RATIO_GOAL,
         ),
         Row(
             scenario=f"baseline: bare FastAPI, same row by id, {connections} conns",
             result=baseline,
             passed=False if baseline.failed else None,
+            label="users/me baseline",
         ),
     ]
 
 
-SCENARIOS: dict[str, Scenario] = {"login": login, "users_me": users_me}
+def list_users(bench: Bench) -> list[Row]:
+    """The admin user list's first page against a bare FastAPI app running the same queries."""
+    seed = bench.seed
+    server = bench.server("tenantry")
+    token = fetch_access_token(server, seed.tenant_slug, seed.admin.email, seed.password)
+    headers = bench.headers(Authorization=f"Bearer {token}")
+    connections = bench.options.connections
+    listed = Request("GET", f"{USERS_PATH}?limit={LIST_LIMIT}", headers)
+    bare = Request("GET", f"{BASELINE_PATH}?limit={LIST_LIMIT}", headers)
+    baseline_server = bench.server("baseline")
+    same = _same_json(fetch(server, listed), fetch(baseline_server, bare))
+    baseline = bench.measure("list_users_baseline", baseline_server, [bare], connections)
+    bench.stop("baseline")
+    result = bench.measure("list_users", server, [listed], connections)
+    ratio = result.rps / baseline.rps if baseline.rps else 0.0
+    clean = not result.failed and not baseline.failed
+    users = len(seed.users) + 1
+    return [
+        Row(
+            scenario=f"GET {USERS_PATH}?limit={LIST_LIMIT}, {connections} conns, admin's token",
+            result=result,
+            baseline=f"bare FastAPI {baseline.rps:.1f}/s",
+            ratio=ratio,
+            goal=f"ratio >= {LIST_RATIO_GOAL:.2f}",
+            passed=ratio >= LIST_RATIO_GOAL and clean and same,
+            notes=[
+                f"first page of {users} users in the default sort (created_at, id); only the "
+                "admin holds a role; the baseline sends the same two queries (the page with "
+                "limit + 1 rows, the page's roles) and answers the same UserPage JSON"
+                + ("" if same else "; **its answer differed from the service's**"),
+            ],
+            label="users list",
+            ratio_goal=LIST_RATIO_GOAL,
+        ),
+        Row(
+            scenario=f"baseline: bare FastAPI, same page queries, {connections} conns",
+            result=baseline,
+            passed=False if baseline.failed else None,
+            label="users list baseline",
+        ),
+    ]
+
+
+def _same_json(service: tuple[int, bytes], baseline: tuple[int, bytes]) -> bool:
+    """Both answered 200 with equal JSON: the baseline does the service's work, not less."""
+    if service[0] != 200 or baseline[0] != 200:
+        print(f"  service answered {service[0]}, baseline {baseline[0]}")
+        return False
+    equal: bool = json.loads(service[1]) == json.loads(baseline[1])
+    if not equal:
+        print("  the baseline's JSON differs from the service's")
+    return equal
+
+
+def tenants(bench: Bench) -> list[Row]:
+    """GET /users/me latency with more and more tenants provisioned, a random tenant per request.
+
+    Tenant 1 is the benchmark tenant; the others are provisioned between measurements
+    (bench/fleet.py), so each count is measured on the same server process, which keeps whatever
+    its caches (tenant directory, Casbin enforcers, statement caches) hold by then.
+    """
+    server = bench.server("tenantry")
+    settings = Settings()
+    logins = [asyncio.run(fleet.seeded_login(settings, bench.seed))]
+    measured: list[tuple[int, WrkResult, str]] = []
+    for count in bench.options.tenants:
+        if count > len(logins):
+            print(f"  tenants: provisioning {count - len(logins)} tenants up to {count} ...")
+            started = time.perf_counter()
+            logins += asyncio.run(fleet.grow(settings, have=len(logins), target=count))
+            grown = f"provisioned up to {count} in {time.perf_counter() - started:.0f} s"
+        else:
+            grown = "the benchmark tenant"
+        result, note = _spread_over(bench, server, logins[:count])
+        measured.append((count, result, f"{grown}; {note}"))
+    return _tenant_rows(bench, settings, measured)
+
+
+def _spread_over(
+    bench: Bench, server: UvicornServer, logins: list[fleet.TenantLogin]
+) -> tuple[WrkResult, str]:
+    """Prime every tenant once, then measure over a shuffled list where each tenant appears."""
+    count = len(logins)
+    print(f"  tenants: signing {count} access tokens ...")
+    requests = [
+        Request(
+            "GET",
+            ME_PATH,
+            {"X-Tenant": login.slug, "Authorization": f"Bearer {login.access_token()}"},
+        )
+        for login in logins
+    ]
+    started = time.perf_counter()
+    statuses = _prime_each(server, requests)
+    primed = time.perf_counter() - started
+    lines = max(TENANT_LINES_PER_TENANT * count, TENANT_MIN_LINES)
+    order = requests * -(-lines // count)  # every tenant equally often, then shuffled
+    random.Random(count).shuffle(order)
+    result = bench.measure(f"tenants_{count}", server, order, bench.options.connections)
+    rss = resident_memory_mib(server.pid)
+    failed = sum(number for status, number in statuses.items() if not 200 <= status < 300)
+    primed_all = "all 2xx" if not failed else f"**{failed} not 2xx**"
+    return result, (
+        f"warm-up covered every tenant: a priming pass sent one request per tenant "
+        f"({PRIME_WORKERS} at a time, {primed:.1f} s, {primed_all}), then the wrk warm-up; "
+        f"wrk replays {len(order)} requests in a seeded random order, each tenant "
+        f"{len(order) // count} times; server RSS after the run: "
+        + (f"{rss:.0f} MiB" if rss is not None else "unknown")
+    )
+
+
+def _prime_each(server: UvicornServer, requests: list[Request]) -> Counter[int]:
+    """One request per tenant, a few at a time (fewer than the pool's connections: a cold
+    tenant's first request needs two, see `Bench._prime`); status 0 for a socket error."""
+
+    def attempt(request: Request) -> int:
+        try:
+            return send(server, request)
+        except OSError:
+            return 0
+
+    with ThreadPoolExecutor(max_workers=PRIME_WORKERS) as pool:
+        return Counter(pool.map(attempt, requests))
+
+
+def _tenant_rows(
+    bench: Bench, settings: Settings, measured: list[tuple[int, WrkResult, str]]
+) -> list[Row]:
+    connections = bench.options.connections
+    first_count, first, _ = measured[0]
+    first_tenants = "tenant" if first_count == 1 else "tenants"
+    caches = (
+        f"server caches: tenant directory {settings.tenant_cache_size} entries "
+        f"(TTL {settings.tenant_cache_ttl_seconds:.0f} s), Casbin enforcers "
+        f"{settings.authz_cache_size} tenants, asyncpg statements "
+        f"{settings.database_statement_cache_size} per connection (statement texts differ per "
+        f"tenant schema), pool {settings.database_pool_size} + {settings.database_max_overflow}"
+    )
+    rows = []
+    for position, (count, result, note) in enumerate(measured):
+        last = position == len(measured) - 1 and position > 0
+        ratio = result.p99_ms / first.p99_ms if last and first.p99_ms else None
+        passed: bool | None = None  # a goal on the last count only; errors fail any row
+        if result.failed:
+            passed = False
+        elif last:
+            passed = ratio is not None and ratio <= TENANTS_P99_GOAL
+        provisioned = "1 tenant" if count == 1 else f"{count} tenants"
+        rows.append(
+            Row(
+                scenario=f"GET {ME_PATH}, {provisioned} provisioned, random tenant per request, "
+                f"{connections} conns",
+                result=result,
+                baseline=f"p99 at {first_count} {first_tenants} {first.p99_ms:.1f} ms"
+                if last
+                else "-",
+                ratio=ratio,
+                goal=f"p99 <= {TENANTS_P99_GOAL:.1f}x p99 at {first_count}" if last else "-",
+                passed=passed,
+                notes=[note, caches] if last else [note],
+                label=f"users/me, {provisioned}",
+                ratio_goal=TENANTS_P99_GOAL if last else None,
+            )
+        )
+    return rows
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "login": login,
+    "refresh": refresh,
+    "users_me": users_me,
+    "list_users": list_users,
+    "tenants": tenants,
+}

@@ -125,14 +125,19 @@ def run_wrk(
     threads: int = 1,
     timeout_s: float = 10.0,
     script: str = "replay.lua",
+    environment: Mapping[str, str] | None = None,
 ) -> WrkResult:
-    """One wrk run replaying `requests_file` against `url`; wrk stops by itself after `seconds`."""
-    environment = dict(os.environ)
-    environment["BENCH_REQUESTS"] = str(requests_file)
-    environment["BENCH_LUA_DIR"] = str(LUA_DIR)
+    """One wrk run of `script` over `requests_file` against `url`; wrk stops by itself after
+    `seconds`. `environment` adds variables for the script (files of its own, such as the
+    refresh-token chains); BENCH_WRK_THREADS tells it how many threads share them."""
+    threads = min(threads, connections)
+    variables = {**os.environ, **(environment or {})}
+    variables["BENCH_REQUESTS"] = str(requests_file)
+    variables["BENCH_LUA_DIR"] = str(LUA_DIR)
+    variables["BENCH_WRK_THREADS"] = str(threads)
     command = [
         wrk_binary(),
-        f"--threads={min(threads, connections)}",
+        f"--threads={threads}",
         f"--connections={connections}",
         f"--duration={max(1, round(seconds))}s",
         f"--timeout={max(1, round(timeout_s))}s",
@@ -143,7 +148,7 @@ def run_wrk(
     output = requests_file.with_suffix(".wrk-output")
     with output.open("w+", encoding="utf-8") as sink:
         process = subprocess.Popen(  # noqa: S603 - a fixed binary and our own arguments
-            command, stdout=sink, stderr=subprocess.STDOUT, env=environment
+            command, stdout=sink, stderr=subprocess.STDOUT, env=variables
         )
         try:
             # wait4 rather than wait: it also tells how much CPU wrk took from the server's cores.
