@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.tenants.auth.models import AuthSession, OneTimeToken, RefreshToken, TokenPurpose
 
-# Rows written on every login and rotation go in through Core: nothing reads them back as objects
-# in the same request, and the ORM's unit of work cost a login more than its SQL did.
+# Rows written on every login and rotation go in through Core, at once: nothing reads them back as
+# objects in the same request, so they need no unit-of-work bookkeeping, and the session row is in
+# before its refresh token without a flush in the middle of the login.
 _SESSIONS = cast(Table, AuthSession.__table__)
 _REFRESH_TOKENS = cast(Table, RefreshToken.__table__)
 
