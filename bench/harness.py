@@ -235,13 +235,13 @@ def fetch_tokens(server: UvicornServer, tenant: str, email: str, password: str) 
     """Log in through the password grant; the token response (access and refresh tokens)."""
     form = urllib.parse.urlencode(
         {"grant_type": "password", "username": email, "password": password}
-    ).encode()
-    request = urllib.request.Request(  # noqa: S310 - loopback http
-        server.url + TOKEN_PATH, data=form, headers={"X-Tenant": tenant}, method="POST"
     )
-    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
-        tokens: dict[str, str] = json.loads(answer.read())
-        return tokens
+    headers = {"X-Tenant": tenant, "Content-Type": "application/x-www-form-urlencoded"}
+    status, body = fetch(server, Request("POST", TOKEN_PATH, headers, form))
+    if status != 200:
+        raise RuntimeError(f"the password grant for {email} answered HTTP {status}: {body[:200]!r}")
+    tokens: dict[str, str] = json.loads(body)
+    return tokens
 
 
 def fetch_access_token(server: UvicornServer, tenant: str, email: str, password: str) -> str:
