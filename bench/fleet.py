@@ -25,6 +25,7 @@ from tenantry.platform.identity import standalone_identities
 from tenantry.platform.tenants.models import TenantRecord
 from tenantry.platform.tenants.repository import TenantRepository
 from tenantry.platform.tenants.service import IdentityFactory, tenant_service
+from tenantry.tenants.audit.service import AuditContext
 from tenantry.tenants.auth.context import ClientInfo, IdentityContext
 from tenantry.tenants.auth.service import auth_service, resolve_scope
 from tenantry.tenants.users.models import User
@@ -50,7 +51,9 @@ class TenantLogin:
 
 
 async def _sign_in(session: AsyncSession, identity: IdentityContext, user: User) -> TenantLogin:
-    tokens = await auth_service._open_session(session, identity, user, SCOPE, CLIENT, utcnow())
+    tokens = await auth_service._open_session(
+        session, identity, AuditContext.system(), user, SCOPE, CLIENT, utcnow(), new_hash=None
+    )
     return TenantLogin(identity.tenant.slug, identity, user, tokens.session_id)
 
 

@@ -13,7 +13,7 @@ Until then the actor stays anonymous and the account concerned is the event's ta
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import structlog
 from fastapi import Depends, Request
@@ -64,6 +64,32 @@ class AuditService:
     ) -> None:
         """Append one event, and write it to the log too, so a change is audited and logged in
         one call. `details` must never hold secrets (passwords, tokens)."""
+        session.add(
+            AuditEvent(
+                **self.entry(
+                    context,
+                    action,
+                    outcome=outcome,
+                    target_type=target_type,
+                    target_id=target_id,
+                    details=details,
+                )
+            )
+        )
+
+    def entry(
+        self,
+        context: AuditContext,
+        action: str,
+        *,
+        outcome: str = "success",
+        target_type: str | None = None,
+        target_id: object | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Write the event to the log and return its row's columns (`id` included), for a caller
+        that inserts the row within a statement of its own, as the login does. `record` is the
+        usual way; the same rule on secrets holds."""
         target = str(target_id) if target_id is not None else None
         emit = log.info if outcome == "success" else log.warning
         emit(
@@ -74,19 +100,18 @@ class AuditService:
             target_id=target,
             details=details or {},
         )
-        session.add(
-            AuditEvent(
-                action=action,
-                outcome=outcome,
-                actor_id=context.actor_id,
-                actor_type=context.actor_type,
-                target_type=target_type,
-                target_id=target,
-                request_id=context.request_id,
-                ip_address=context.ip_address,
-                details=details or {},
-            )
-        )
+        return {
+            "id": uuid4(),
+            "action": action,
+            "outcome": outcome,
+            "actor_id": context.actor_id,
+            "actor_type": context.actor_type,
+            "target_type": target_type,
+            "target_id": target,
+            "request_id": context.request_id,
+            "ip_address": context.ip_address,
+            "details": details or {},
+        }
 
     async def list_events(self, session: AsyncSession, query: AuditEventQuery) -> AuditPage:
         after = decode_cursor(query.cursor) if query.cursor else None

@@ -3,27 +3,123 @@
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import BindParameter, Insert, Table, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.tenants.audit.models import AuditEvent
 from tenantry.tenants.auth.models import AuthSession, OneTimeToken, RefreshToken, TokenPurpose
+from tenantry.tenants.users.models import User
 
-# Rows written on every login and rotation go in through Core, at once: nothing reads them back as
-# objects in the same request, so they need no unit-of-work bookkeeping, and the session row is in
-# before its refresh token without a flush in the middle of the login.
+# Rows written on every login and rotation go in through Core: nothing reads them back as objects
+# in the same request, so they need no unit-of-work bookkeeping.
 _SESSIONS = cast(Table, AuthSession.__table__)
 _REFRESH_TOKENS = cast(Table, RefreshToken.__table__)
+_USERS = cast(Table, User.__table__)
+_AUDIT_EVENTS = cast(Table, AuditEvent.__table__)
+
+
+def _login_writes() -> Insert:
+    """Every write of a successful login as one statement of data-modifying WITH clauses.
+
+    Four statements cost four round trips and, on a 2-core machine where argon2 takes the rest,
+    about 1.5 ms of CPU per login in SQLAlchemy and asyncpg; one costs one. PostgreSQL runs every
+    clause exactly once whether or not it is read, and checks the refresh token's foreign key
+    at the end of the statement, when the session row is there. Built once, with bind parameters,
+    so its compiled form is cached (see `_USER_BY_EMAIL` in the users repository).
+    """
+    user = (
+        update(_USERS)
+        .where(_USERS.c.id == bindparam("user_id"))
+        .values(
+            failed_login_count=0,
+            locked_until=None,
+            last_login_at=bindparam("now"),
+            # A rehash on login (parameters raised since the password was set) rides along.
+            password_hash=func.coalesce(bindparam("new_hash", type_=Text), _USERS.c.password_hash),
+            updated_at=func.now(),
+        )
+        .cte("login_user")
+    )
+    opened = (
+        insert(_SESSIONS)
+        .values(
+            id=bindparam("session_id"),
+            user_id=bindparam("user_id"),
+            last_used_at=bindparam("now"),
+            idle_expires_at=bindparam("idle_expires_at"),
+            expires_at=bindparam("expires_at"),
+            user_agent=bindparam("user_agent"),
+            ip_address=bindparam("ip_address"),
+        )
+        .cte("login_session")
+    )
+    refresh = (
+        insert(_REFRESH_TOKENS)
+        .values(
+            id=bindparam("refresh_id"),
+            session_id=bindparam("session_id"),
+            digest=bindparam("digest"),
+        )
+        .cte("login_refresh_token")
+    )
+    columns = ("id", "action", "outcome", "actor_id", "actor_type", "target_type", "target_id")
+    audited: dict[str, BindParameter[Any]] = {name: bindparam(f"audit_{name}") for name in columns}
+    return (
+        insert(_AUDIT_EVENTS)
+        .values(
+            **audited,
+            request_id=bindparam("audit_request_id"),
+            ip_address=bindparam("audit_ip_address"),
+            details=bindparam("audit_details", type_=_AUDIT_EVENTS.c.details.type),
+        )
+        .add_cte(user, opened, refresh)
+    )
+
+
+_LOGIN_WRITES = _login_writes()
+
+
+class LoginRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(
+        self,
+        *,
+        user_id: UUID,
+        now: datetime,
+        new_hash: str | None,
+        session: dict[str, Any],
+        refresh_digest: bytes,
+        audit: dict[str, Any],
+    ) -> None:
+        """A successful login: reset the user's failure count and stamp the login (and store a
+        rehash), open the session and its first refresh token, append the audit event.
+
+        `session` holds `AuthSession` columns (`id`, `idle_expires_at`, `expires_at`,
+        `user_agent`, `ip_address`); `audit` is `audit_service.entry(...)`.
+        """
+        params = {
+            "user_id": user_id,
+            "now": now,
+            "new_hash": new_hash,
+            "session_id": session["id"],
+            "idle_expires_at": session["idle_expires_at"],
+            "expires_at": session["expires_at"],
+            "user_agent": session["user_agent"],
+            "ip_address": session["ip_address"],
+            "refresh_id": uuid4(),
+            "digest": refresh_digest,
+            **{f"audit_{name}": value for name, value in audit.items()},
+        }
+        await self.session.execute(_LOGIN_WRITES, params)
 
 
 class SessionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def insert(self, **values: Any) -> None:
-        """A new session row; `values` are `AuthSession` columns, `id` included."""
-        await self.session.execute(insert(_SESSIONS).values(**values))
 
     async def get(self, session_id: UUID) -> AuthSession | None:
         return await self.session.get(AuthSession, session_id)

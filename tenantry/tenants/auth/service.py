@@ -16,7 +16,11 @@ from tenantry.tenants.audit.service import AuditContext, audit_service
 from tenantry.tenants.auth.context import ClientInfo, IdentityContext
 from tenantry.tenants.auth.models import AuthSession
 from tenantry.tenants.auth.oauth import InvalidGrant, InvalidScope
-from tenantry.tenants.auth.repository import RefreshTokenRepository, SessionRepository
+from tenantry.tenants.auth.repository import (
+    LoginRepository,
+    RefreshTokenRepository,
+    SessionRepository,
+)
 from tenantry.tenants.users.models import User
 from tenantry.tenants.users.repository import UserRepository
 
@@ -87,19 +91,8 @@ class AuthService:
             self._count_failed_login("disabled", ctx)
             await self._audit_login_failed(session, audit, "disabled", user)
             raise InvalidGrant().keeping_changes()
-        if check.new_hash is not None:
-            user.password_hash = check.new_hash
-        user.failed_login_count = 0
-        user.locked_until = None
-        user.last_login_at = now
-        tokens = await self._open_session(session, ctx, user, granted_scope, client, now)
-        await audit_service.record(
-            session,
-            audit.as_user(user.id),
-            AuditAction.USER_LOGIN_SUCCEEDED,
-            target_type=AuditTarget.USER,
-            target_id=user.id,
-            details={"session_id": str(tokens.session_id)},
+        tokens = await self._open_session(
+            session, ctx, audit, user, granted_scope, client, now, check.new_hash
         )
         LOGINS.labels(outcome="success", tenant=self._tenant_label(ctx)).inc()
         TOKENS_ISSUED.labels(grant="password").inc()
@@ -215,26 +208,39 @@ class AuthService:
         self,
         session: AsyncSession,
         ctx: IdentityContext,
+        audit: AuditContext,
         user: User,
         scope: str,
         client: ClientInfo,
         now: datetime,
+        new_hash: str | None,
     ) -> IssuedTokens:
+        """The writes of a successful login, in one statement (see `LoginRepository`)."""
         expires_at = now + timedelta(minutes=ctx.settings.session_absolute_minutes)
         session_id = uuid4()
-        await SessionRepository(session).insert(
-            id=session_id,
-            user_id=user.id,
-            last_used_at=now,
-            idle_expires_at=min(
-                now + timedelta(minutes=ctx.settings.session_idle_minutes), expires_at
-            ),
-            expires_at=expires_at,
-            user_agent=client.user_agent,
-            ip_address=client.ip_address,
-        )
         issued = new_opaque_token()
-        await RefreshTokenRepository(session).add(session_id, issued.digest)
+        await LoginRepository(session).record(
+            user_id=user.id,
+            now=now,
+            new_hash=new_hash,
+            session={
+                "id": session_id,
+                "idle_expires_at": min(
+                    now + timedelta(minutes=ctx.settings.session_idle_minutes), expires_at
+                ),
+                "expires_at": expires_at,
+                "user_agent": client.user_agent,
+                "ip_address": client.ip_address,
+            },
+            refresh_digest=issued.digest,
+            audit=audit_service.entry(
+                audit.as_user(user.id),
+                AuditAction.USER_LOGIN_SUCCEEDED,
+                target_type=AuditTarget.USER,
+                target_id=user.id,
+                details={"session_id": str(session_id)},
+            ),
+        )
         access_token, expires_in = self._access_token(ctx, user, session_id, scope)
         return IssuedTokens(access_token, expires_in, issued.value, scope, session_id)
 
