@@ -44,6 +44,7 @@ class Options:
     strict: bool
     quick: bool
     tenants: tuple[int, ...]  # tenant counts of the `tenants` scenario, ascending
+    rounds: int = 1  # a compared pair is measured this many times, alternating; median kept
 
 
 # Servers the scenarios can ask for: name -> (ASGI factory, readiness path).

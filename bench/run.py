@@ -1,6 +1,7 @@
 """`make bench`: start PostgreSQL and the service, seed, measure against baselines, write the table.
 
-    python -m bench [--quick] [--duration 10] [--warmup 3] [--only login,users_me] [--profile]
+    python -m bench [--quick] [--duration 10] [--warmup 3] [--only login,users_me] [--rounds 3]
+        [--profile]
 
 Everything runs on this machine over loopback, bounded in time (`--max-seconds`), and stops
 what it started (servers, PostgreSQL, the run's database) on success, failure, Ctrl-C or SIGTERM.
@@ -74,6 +75,12 @@ def parse_options(argv: list[str] | None) -> Options:
         help="tenant counts the `tenants` scenario measures at, ascending "
         "(BENCH_TENANTS, 1,100,5000; 1,10,100 with --quick)",
     )
+    add(
+        "--rounds",
+        type=int,
+        help="alternate each service run and its baseline this many times and keep the "
+        "median ratio (BENCH_ROUNDS, 3; 1 with --quick)",
+    )
     add("--only", default=",".join(SCENARIOS), help=f"comma-separated: {', '.join(SCENARIOS)}")
     add("--profile", action="store_true", help="py-spy each measured run (BENCH_PY_SPY or PATH)")
     add("--quiet-wait", type=float, help="wait up to this for an idle machine per run (60)")
@@ -111,6 +118,7 @@ def parse_options(argv: list[str] | None) -> Options:
         strict=args.strict,
         quick=quick,
         tenants=tenants,
+        rounds=max(1, int(pick(args.rounds, "BENCH_ROUNDS", 1 if quick else 3))),
     )
 
 

@@ -52,12 +52,13 @@ Scenario = Callable[[Bench], list[Row]]
 
 
 def verify_timings(
-    settings: Settings, stored_hash: str, password: str, samples: int
+    settings: Settings, stored_hash: str, password: str, samples: int, seconds: float
 ) -> tuple[list[float], float]:
-    """`PasswordHasher.verify` with the service's parameters: wall times one at a time, then
-    the rate of `2 * samples` verifications sent at once through the service's own hashing path
-    (its thread pool and its one-slot-per-core limiter), with no HTTP and no database around."""
+    """`PasswordHasher.verify` with the service's parameters: wall times of `samples` one at a
+    time, then the rate over `seconds` of `cores` verifications kept in flight through the
+    service's own hashing path (its thread pool), with no HTTP and no database around."""
     hasher = PasswordHasher.from_settings(settings)
+    cores = os.cpu_count() or 1
 
     async def timed() -> tuple[list[float], float]:
         first = await hasher.verify(stored_hash, password)  # warms the thread pool too
@@ -69,8 +70,17 @@ def verify_timings(
             await hasher.verify(stored_hash, password)
             times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        await asyncio.gather(*(hasher.verify(stored_hash, password) for _ in range(2 * samples)))
-        return times, 2 * samples / (time.perf_counter() - start)
+        deadline = start + seconds
+        done = 0
+
+        async def keep_verifying() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await hasher.verify(stored_hash, password)
+                done += 1
+
+        await asyncio.gather(*(keep_verifying() for _ in range(cores)))
+        return times, done / (time.perf_counter() - start)
 
     return asyncio.run(timed())
 
@@ -79,10 +89,11 @@ def login(bench: Bench) -> list[Row]:
     """Password grant over many users against the hash-verify ceiling of this machine.
 
     The ceiling is measured, not extrapolated: the service's own `PasswordHasher` verifying
-    `cores` passwords at a time, with nothing else running, right before and right after the load
-    run (a virtual machine's cores change speed over minutes; the mean of both compares the login
-    run with the hash speed of the same minutes). `cores / single verify time` is reported too:
-    it assumes the cores scale perfectly, which SMT siblings and a shared memory bus do not.
+    `cores` passwords at a time, with nothing else running, right before and right after each
+    login run (a virtual machine's cores change speed over minutes; the mean of both compares the
+    login run with the hash speed of the same minutes). With several rounds the row keeps the
+    round of median ratio. `cores / single verify time` is reported too: it assumes the cores
+    scale perfectly, which SMT siblings and a shared memory bus do not.
     """
     seed = bench.seed
     server = bench.server("tenantry")
@@ -91,15 +102,15 @@ def login(bench: Bench) -> list[Row]:
     cores = os.cpu_count() or 1
 
     def time_hashes(when: str) -> tuple[list[float], float]:
-        times, rate = verify_timings(settings, seed.password_hash, seed.password, samples)
+        times, rate = verify_timings(
+            settings, seed.password_hash, seed.password, samples, bench.options.duration
+        )
         print(
             f"  hash verify {when}: median {statistics.median(times) * 1000:.1f} ms over "
             f"{len(times)}; {cores} at a time through the service's hasher: {rate:.1f}/s"
         )
         return times, rate
 
-    bench.wait_until_quiet("hash timing")
-    times_before, rate_before = time_hashes("before")
     form = {"grant_type": "password", "password": seed.password}
     requests = [
         Request(
@@ -111,14 +122,24 @@ def login(bench: Bench) -> list[Row]:
         for user in seed.users[: bench.options.login_users]
     ]
     connections = bench.options.login_connections
-    result = bench.measure("login", server, requests, connections)
+    # ceiling, login, ceiling, login, ... ceiling: each login run is compared with the mean of
+    # the ceilings measured right before and right after it.
     bench.wait_until_quiet("hash timing")
-    times_after, rate_after = time_hashes("after")
-    times = times_before + times_after
+    ceilings = [time_hashes("before round 1")]
+    rounds: list[tuple[WrkResult, float]] = []
+    for number, suffix in _round_suffixes(bench):
+        result = bench.measure(f"login{suffix}", server, requests, connections)
+        bench.wait_until_quiet("hash timing")
+        ceilings.append(time_hashes(f"after round {number}"))
+        rounds.append((result, (ceilings[-2][1] + ceilings[-1][1]) / 2))
+    ratios = [result.rps / ceiling for result, ceiling in rounds]
+    middle = _median_index(ratios)
+    result, ceiling = rounds[middle]
+    ratio = ratios[middle]
+    times = [time for timed, _ in ceilings for time in timed]
     verify_s = statistics.median(times)
-    ceiling = (rate_before + rate_after) / 2
     extrapolated = cores / verify_s
-    ratio = result.rps / ceiling
+    rates = ", ".join(f"{rate:.1f}/s" for _, rate in ceilings)
     return [
         Row(
             scenario=f"login: POST {TOKEN_PATH} password grant, {connections} conns",
@@ -126,21 +147,20 @@ def login(bench: Bench) -> list[Row]:
             baseline=f"hash ceiling {ceiling:.1f}/s ({cores} verifications at a time)",
             ratio=ratio,
             goal=f"ratio >= {LOGIN_GOAL:.2f}",
-            passed=ratio >= LOGIN_GOAL and not result.failed,
+            passed=ratio >= LOGIN_GOAL and not any(run.failed for run, _ in rounds),
             label="login",
             ratio_goal=LOGIN_GOAL,
             notes=[
                 f"argon2id m={settings.password_hash_memory_kib} KiB, "
                 f"t={settings.password_hash_time_cost}, p={settings.password_hash_parallelism}; "
                 f"ceiling = verifications per second through the service's PasswordHasher, "
-                f"{2 * samples} sent at once ({cores} run at a time, no HTTP, no database), "
-                f"before and after the run: {rate_before:.1f}/s and {rate_after:.1f}/s; "
+                f"{cores} at a time for {bench.options.duration:.0f} s (no HTTP, no database), "
+                f"before the first login run and after each: {rates}; "
                 f"logins spread over {len(requests)} users",
-                f"one verification at a time: median {verify_s * 1000:.1f} ms over {len(times)} "
-                f"({statistics.median(times_before) * 1000:.1f} before, "
-                f"{statistics.median(times_after) * 1000:.1f} after); {cores} cores / that = "
-                f"{extrapolated:.1f}/s, against which the login rate is "
+                f"one verification at a time: median {verify_s * 1000:.1f} ms over {len(times)}; "
+                f"{cores} cores / that = {extrapolated:.1f}/s, against which the login rate is "
                 f"{result.rps / extrapolated:.2f}",
+                *_rounds_note(ratios, "the ceiling's runs on either side of it"),
             ],
         )
     ]
@@ -183,6 +203,10 @@ def _rotate(
     )
 
 
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
 def _chains_per_run(bench: Bench) -> int:
     """A chain per connection, and one per wrk thread for the request() call wrk makes (and
     never sends) before the run: see refresh.lua."""
@@ -190,11 +214,46 @@ def _chains_per_run(bench: Bench) -> int:
     return connections + min(bench.options.threads, connections)
 
 
+def _round_suffixes(bench: Bench) -> list[tuple[int, str]]:
+    """(number, label suffix) of each round; one round keeps the plain labels."""
+    rounds = bench.options.rounds
+    return [(number, f"-{number}" if rounds > 1 else "") for number in range(1, rounds + 1)]
+
+
+def _median_index(values: list[float]) -> int:
+    """The index of the median value (the lower of the middle two for an even count)."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return order[(len(order) - 1) // 2]
+
+
+def _rounds_note(ratios: list[float], against: str) -> list[str]:
+    if len(ratios) < 2:
+        return []
+    listed = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    return [
+        f"{len(ratios)} rounds, each run compared with {against}: ratios {listed}; "
+        "the row shows the round of median ratio"
+    ]
+
+
+def _alternate(
+    bench: Bench,
+    service: Callable[[str], WrkResult],
+    baseline: Callable[[str], WrkResult],
+) -> list[tuple[WrkResult, WrkResult]]:
+    """(service, baseline) per round, the baseline measured first in each: drift of the machine
+    over minutes reaches both halves of a pair alike."""
+    pairs = []
+    for _, suffix in _round_suffixes(bench):
+        bare = baseline(suffix)
+        pairs.append((service(suffix), bare))
+    return pairs
+
+
 def _against_baseline(
     *,
     scenario: str,
-    result: WrkResult,
-    baseline: WrkResult,
+    pairs: list[tuple[WrkResult, WrkResult]],
     baseline_scenario: str,
     label: str,
     goal: float | None,
@@ -203,11 +262,15 @@ def _against_baseline(
 ) -> list[Row]:
     """The measured row with its ratio to the bare baseline, then the baseline as a reference.
 
-    With no `goal` the row only fails on errors; `faithful` is False when the baseline was
-    found to do less than the service (its answer differed), which fails the row too.
+    `pairs` holds (service, baseline) per round; the rows show the round of median ratio. With
+    no `goal` the row only fails on errors (in any round); `faithful` is False when the baseline
+    was found to do less than the service (its answer differed), which fails the row too.
     """
-    ratio = result.rps / baseline.rps if baseline.rps else 0.0
-    clean = not result.failed and not baseline.failed
+    ratios = [result.rps / baseline.rps if baseline.rps else 0.0 for result, baseline in pairs]
+    middle = _median_index(ratios)
+    result, baseline = pairs[middle]
+    ratio = ratios[middle]
+    clean = not any(run.failed for pair in pairs for run in pair)
     passed: bool | None
     if goal is None:
         passed = None if clean else False
@@ -221,14 +284,14 @@ def _against_baseline(
             ratio=ratio,
             goal="none set" if goal is None else f"ratio >= {goal:.2f}",
             passed=passed,
-            notes=notes,
+            notes=[*notes, *_rounds_note(ratios, "the baseline run just before it")],
             label=label,
             ratio_goal=goal,
         ),
         Row(
             scenario=baseline_scenario,
             result=baseline,
-            passed=False if baseline.failed else None,
+            passed=False if any(bare.failed for _, bare in pairs) else None,
             label=f"{label} baseline",
         ),
     ]
@@ -238,19 +301,23 @@ def refresh(bench: Bench) -> list[Row]:
     """Refresh-token rotation against a bare FastAPI app running the same statements."""
     server = bench.server("tenantry")
     connections = bench.options.connections
-    per_server = 2 * _chains_per_run(bench) + 1  # warm-up and measured run, one to prime
-    print(f"  signing in {2 * per_server} sessions for the refresh-token chains ...")
-    heads = _sign_in_many(bench, server, 2 * per_server)
-    baseline = _rotate(
-        bench, "refresh_baseline", bench.server("baseline"), BASELINE_TOKEN_PATH, heads[per_server:]
+    per_run = 2 * _chains_per_run(bench) + 1  # warm-up and measured run, one to prime
+    runs = 2 * bench.options.rounds
+    print(f"  signing in {runs * per_run} sessions for the refresh-token chains ...")
+    heads = iter(_chunks(_sign_in_many(bench, server, runs * per_run), per_run))
+    baseline_server = bench.server("baseline")
+    pairs = _alternate(
+        bench,
+        lambda suffix: _rotate(bench, f"refresh{suffix}", server, TOKEN_PATH, next(heads)),
+        lambda suffix: _rotate(
+            bench, f"refresh_baseline{suffix}", baseline_server, BASELINE_TOKEN_PATH, next(heads)
+        ),
     )
     bench.stop("baseline")
-    rotation = _rotate(bench, "refresh", server, TOKEN_PATH, heads[:per_server])
     return _against_baseline(
         scenario=f"refresh: POST {TOKEN_PATH} refresh_token grant, {connections} conns, "
         f"{connections} rotating chains",
-        result=rotation,
-        baseline=baseline,
+        pairs=pairs,
         baseline_scenario=f"baseline: bare FastAPI, same rotation statements, {connections} conns",
         label="refresh",
         goal=None,
@@ -284,13 +351,18 @@ def users_me(bench: Bench) -> list[Row]:
         Request("GET", f"{BASELINE_PATH}/{user.id}", bench.headers(Authorization=f"Bearer {token}"))
         for user, token in zip(chosen, tokens, strict=True)
     ]
-    baseline = bench.measure("baseline", bench.server("baseline"), baseline_requests, connections)
+    baseline_server = bench.server("baseline")
+    pairs = _alternate(
+        bench,
+        lambda suffix: bench.measure(f"users_me{suffix}", server, me_requests, connections),
+        lambda suffix: bench.measure(
+            f"baseline{suffix}", baseline_server, baseline_requests, connections
+        ),
+    )
     bench.stop("baseline")
-    me = bench.measure("users_me", server, me_requests, connections)
     return _against_baseline(
         scenario=f"GET {ME_PATH}, {connections} conns, {len(tokens)} users' tokens",
-        result=me,
-        baseline=baseline,
+        pairs=pairs,
         baseline_scenario=f"baseline: bare FastAPI, same row by id, {connections} conns",
         label="users/me",
         goal=ME_RATIO_GOAL,
@@ -309,14 +381,18 @@ def list_users(bench: Bench) -> list[Row]:
     bare = Request("GET", f"{BASELINE_PATH}?limit={LIST_LIMIT}", headers)
     baseline_server = bench.server("baseline")
     same = _same_json(fetch(server, listed), fetch(baseline_server, bare))
-    baseline = bench.measure("list_users_baseline", baseline_server, [bare], connections)
+    pairs = _alternate(
+        bench,
+        lambda suffix: bench.measure(f"list_users{suffix}", server, [listed], connections),
+        lambda suffix: bench.measure(
+            f"list_users_baseline{suffix}", baseline_server, [bare], connections
+        ),
+    )
     bench.stop("baseline")
-    result = bench.measure("list_users", server, [listed], connections)
     users = len(seed.users) + 1
     return _against_baseline(
         scenario=f"GET {USERS_PATH}?limit={LIST_LIMIT}, {connections} conns, admin's token",
-        result=result,
-        baseline=baseline,
+        pairs=pairs,
         baseline_scenario=f"baseline: bare FastAPI, same page queries, {connections} conns",
         label="users list",
         goal=LIST_RATIO_GOAL,
