@@ -19,6 +19,7 @@ from tenantry.core.observability.metrics import (
     TenantStatusSampler,
     configure_metrics,
     metrics_router,
+    observe_garbage_collector,
     observe_pool,
     worker_stopped,
 )
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
         tune_garbage_collector()
+        observe_garbage_collector()
         try:
             yield
         finally:

@@ -13,10 +13,12 @@ live in the process and the default registry also exports the `process_*` and `p
 """
 
 import asyncio
+import gc
 import hmac
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from functools import wraps
 from pathlib import Path
@@ -127,6 +129,15 @@ DB_POOL_CHECKED_OUT = Gauge(
     "Database connections checked out of the pool right now (summed over worker processes).",
     multiprocess_mode="livesum",
 )
+# Python's default `python_gc_*` series count collections but do not time them, and a full
+# collection over the per-tenant caches (Casbin enforcers, prepared statements) stops every
+# request of the process while it runs: the first place to look at when p99 jumps.
+GC_PAUSE_SECONDS = Histogram(
+    "tenantry_gc_pause_seconds",
+    "Time the process spent in one garbage collection, by generation (2 = full).",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 # A gauge rather than an Info: Info does not work in multiprocess mode.
 BUILD_INFO = Gauge(
     "tenantry_build_info",
@@ -167,6 +178,39 @@ def route_label(scope: Scope) -> str:
 
 def method_label(method: str) -> str:
     return method if method in _KNOWN_METHODS else "OTHER"
+
+
+# --- Garbage-collector pauses ------------------------------------------------------------------
+
+# The collector's callback only notes each pause: observing the histogram there could deadlock,
+# because a collection can start inside another metric's update while it holds prometheus-client's
+# lock (one lock for every series in multiprocess mode). Notes are moved into the histogram after
+# each request and before each scrape (`record_gc_pauses`).
+_gc_started = 0.0
+_gc_pauses: deque[tuple[int, float]] = deque(maxlen=4096)
+_GC_PAUSES = tuple(GC_PAUSE_SECONDS.labels(generation=str(generation)) for generation in range(3))
+
+
+def _note_collection(phase: str, info: dict[str, int]) -> None:
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.perf_counter()
+    else:
+        _gc_pauses.append((info["generation"], time.perf_counter() - _gc_started))
+
+
+def observe_garbage_collector() -> None:
+    """Time every collection into `tenantry_gc_pause_seconds`; idempotent (tests build many
+    apps in one process)."""
+    if _note_collection not in gc.callbacks:
+        gc.callbacks.append(_note_collection)
+
+
+def record_gc_pauses() -> None:
+    """Move the pauses noted since the last call into the histogram; cheap when there are none."""
+    while _gc_pauses:
+        generation, seconds = _gc_pauses.popleft()
+        _GC_PAUSES[generation].observe(seconds)
 
 
 # --- Instrumentation helpers ----------------------------------------------------------------------
@@ -296,6 +340,7 @@ def worker_stopped() -> None:
 
 def render_metrics() -> bytes:
     """Every series in Prometheus text format, merged over worker processes when there are any."""
+    record_gc_pauses()
     if multiprocess_dir() is None:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()

@@ -13,6 +13,7 @@ from tenantry.core.observability.metrics import (
     HTTP_LATENCY,
     HTTP_REQUESTS,
     method_label,
+    record_gc_pauses,
     route_label,
 )
 
@@ -56,6 +57,7 @@ class RequestContextMiddleware:
             method = method_label(scope["method"])
             HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
             HTTP_LATENCY.labels(method=method, route=route).observe(elapsed)
+            record_gc_pauses()
             state = scope.get("state", {})
             tenant = state.get("tenant")
             log.info(
