@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import cpu
+from bench import cpu, gcpauses
 from bench.cpu import CpuMeter
 from bench.database import Seed
 from bench.report import RESULTS_DIR
@@ -127,16 +127,22 @@ class Bench:
                 self.notes.append(f"{label} warm-up had errors: {warm.error_summary()}")
         self.wait_until_quiet(label)
         print(f"  {label}: measuring {self.options.duration:.0f} s ...")
+        collections = gcpauses.snapshot(server.url)
         with self._profiling(label, server), CpuMeter(server.pid, self.postmaster_pid) as meter:
             result = run(self.options.duration, environment)
         if cpu.available():
             result = dataclasses.replace(result, cpu=meter.usage(result.cpu_seconds))
+        after = gcpauses.snapshot(server.url) if collections is not None else None
+        if collections is not None and after is not None:
+            result = dataclasses.replace(result, gc=gcpauses.describe(collections, after))
         print(
             f"  {label}: {result.rps:.1f} req/s, p50 {result.p50_ms:.1f} ms, "
             f"p99 {result.p99_ms:.1f} ms, errors {result.error_summary()}"
         )
         if result.cpu is not None:
             print(f"  {label}: {result.cpu.describe(result.rps)}")
+        if result.gc is not None:
+            print(f"  {label}: {result.gc}")
         if result.failed:
             print(f"  {label}: server log tail:\n{server.log_tail(15)}")
         return result

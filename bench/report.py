@@ -131,6 +131,11 @@ def render(
         for row in rows
         if row.result is not None and row.result.cpu is not None
     ]
+    row_notes += [
+        f"- {row.scenario}: {row.result.gc}"
+        for row in rows
+        if row.result is not None and row.result.gc is not None
+    ]
     if row_notes or notes:
         parts += ["Notes:", "", *[f"- {note}" for note in notes], *row_notes, ""]
     parts += ["Machine:", ""]

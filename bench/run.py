@@ -35,6 +35,9 @@ from tenantry.core.settings import Settings
 # to the servers (pool size, statement cache, hash cost...), so tuning can be tried from outside.
 HARNESS_SETTINGS = (
     "TENANTRY_ENV",
+    "TENANTRY_TENANT_HEADER",
+    "TENANTRY_PUBLIC_URL",
+    "TENANTRY_SMTP_HOST",
     "TENANTRY_DATABASE_URL",
     "TENANTRY_SIGNING_KEYS",
     "TENANTRY_LOG_LEVEL",
@@ -137,7 +140,13 @@ def server_environment(database: BenchDatabase, workdir: Path) -> dict[str, str]
         if name not in HARNESS_SETTINGS and name != "PROMETHEUS_MULTIPROC_DIR"
     }
     environment.update(
-        TENANTRY_ENV="development",  # X-Tenant header on; every secret is given explicitly
+        # Measured as operators run it (production: cached loggers, no development fallbacks),
+        # with the X-Tenant header turned on so that wrk can name tenants on one address.
+        TENANTRY_ENV="production",
+        TENANTRY_TENANT_HEADER="true",
+        TENANTRY_PUBLIC_URL="http://{tenant}.bench.localhost",
+        # Production refuses to start without SMTP; nothing in the benchmark sends mail.
+        TENANTRY_SMTP_HOST="127.0.0.1",
         TENANTRY_DATABASE_URL=database.url,
         TENANTRY_SIGNING_KEYS=generate_private_key_pem("rsa"),
         TENANTRY_LOG_LEVEL="WARNING",

@@ -46,6 +46,7 @@ class WrkResult:
     statuses: dict[int, int]
     cpu_seconds: float = 0.0  # wrk's own user + system time
     cpu: CpuUsage | None = None  # who used the cores during the run, when measured
+    gc: str | None = None  # the server's garbage collections during the run, when it reports them
 
     @property
     def non_2xx(self) -> int:
