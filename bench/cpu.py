@@ -133,3 +133,32 @@ def wait_until_quiet(max_wait_s: float, busy_cores: float = 0.3) -> float | None
             return None
         if time.monotonic() >= deadline:
             return busy
+
+
+def unwritten_mib() -> float | None:
+    """Dirty and under-writeback page cache, in MiB (/proc/meminfo); None where unreadable."""
+    try:
+        lines = Path("/proc/meminfo").read_text().splitlines()
+    except OSError:
+        return None
+    kib = 0
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name in ("Dirty", "Writeback"):
+            kib += int(value.split()[0])
+    return kib / 1024
+
+
+def wait_for_writeback(max_wait_s: float, limit_mib: float = 64.0) -> float | None:
+    """Wait (at most `max_wait_s`) until the kernel has written back all but `limit_mib` of dirty
+    pages: after bulk writes (provisioning thousands of tenants), a database that must evict a
+    dirty buffer while the kernel throttles writers stalls for seconds. Returns the MiB still
+    unwritten when the wait timed out, None otherwise."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        unwritten = unwritten_mib()
+        if unwritten is None or unwritten <= limit_mib:
+            return None
+        if time.monotonic() >= deadline:
+            return unwritten
+        time.sleep(1.0)

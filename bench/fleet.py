@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from uuid import UUID
 
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.database import Seed
@@ -99,6 +101,21 @@ async def grow(
     finally:
         await database.dispose()
     return sorted(made, key=lambda login: login.slug)
+
+
+async def checkpoint(settings: Settings) -> str | None:
+    """Write PostgreSQL's dirty buffers out after bulk provisioning (CHECKPOINT); the harness then
+    waits for the kernel to write them back. Returns why it could not, e.g. without the right
+    on an external server (superuser, or pg_checkpoint from PostgreSQL 15)."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("CHECKPOINT"))
+    except DBAPIError as exc:
+        return str(exc.orig).splitlines()[0]
+    finally:
+        await engine.dispose()
+    return None
 
 
 async def _provision(database: Database, identities: IdentityFactory, number: int) -> TenantLogin:

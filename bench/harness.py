@@ -160,6 +160,13 @@ class Bench:
     def wait_until_quiet(self, label: str) -> None:
         if self.options.quiet_wait <= 0 or not cpu.available():
             return
+        unwritten = cpu.wait_for_writeback(self.options.quiet_wait)
+        if unwritten is not None:
+            self.notes.append(
+                f"{label}: measured with {unwritten:.0f} MiB of page cache not yet written back "
+                f"(waited {self.options.quiet_wait:.0f} s)"
+            )
+            print(f"  {label}: {unwritten:.0f} MiB not yet written back, measuring anyway")
         busy = cpu.wait_until_quiet(self.options.quiet_wait)
         if busy is not None:
             self.notes.append(

@@ -434,6 +434,12 @@ def tenants(bench: Bench) -> list[Row]:
             started = time.perf_counter()
             logins += asyncio.run(fleet.grow(settings, have=len(logins), target=count))
             grown = f"provisioned up to {count} in {time.perf_counter() - started:.0f} s"
+            refused = asyncio.run(fleet.checkpoint(settings))
+            grown += (
+                f" (CHECKPOINT refused: {refused})"
+                if refused
+                else ", then a CHECKPOINT and a wait for the disk writes to finish"
+            )
         else:
             grown = "the benchmark tenant"
         result, note = _spread_over(bench, server, logins[:count])
