@@ -5,8 +5,6 @@ runs is read next to these: how many collections of each generation ran, how lon
 how many took longer than `LONG_SECONDS`.
 """
 
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -25,13 +23,8 @@ class Pauses:
 Snapshot = dict[str, Pauses]  # by generation
 
 
-def snapshot(url: str) -> Snapshot | None:
-    """The histogram's totals per generation from `url`/metrics; None when it has none."""
-    try:
-        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:  # noqa: S310
-            text = answer.read().decode()
-    except (urllib.error.URLError, OSError):
-        return None
+def parse(text: str) -> Snapshot | None:
+    """The histogram's totals per generation from a scrape; None when it has none."""
     count: dict[str, float] = {}
     seconds: dict[str, float] = {}
     short: dict[str, float] = {}

@@ -127,12 +127,12 @@ class Bench:
                 self.notes.append(f"{label} warm-up had errors: {warm.error_summary()}")
         self.wait_until_quiet(label)
         print(f"  {label}: measuring {self.options.duration:.0f} s ...")
-        collections = gcpauses.snapshot(server.url)
+        collections = gc_snapshot(server)
         with self._profiling(label, server), CpuMeter(server.pid, self.postmaster_pid) as meter:
             result = run(self.options.duration, environment)
         if cpu.available():
             result = dataclasses.replace(result, cpu=meter.usage(result.cpu_seconds))
-        after = gcpauses.snapshot(server.url) if collections is not None else None
+        after = gc_snapshot(server) if collections is not None else None
         if collections is not None and after is not None:
             result = dataclasses.replace(result, gc=gcpauses.describe(collections, after))
         print(
@@ -160,20 +160,26 @@ class Bench:
     def wait_until_quiet(self, label: str) -> None:
         if self.options.quiet_wait <= 0 or not cpu.available():
             return
+        waited = f"waited {self.options.quiet_wait:.0f} s"
         unwritten = cpu.wait_for_writeback(self.options.quiet_wait)
         if unwritten is not None:
-            self.notes.append(
-                f"{label}: measured with {unwritten:.0f} MiB of page cache not yet written back "
-                f"(waited {self.options.quiet_wait:.0f} s)"
+            self._measuring_anyway(
+                label,
+                f"measured with {unwritten:.0f} MiB of page cache not yet written back ({waited})",
+                f"{unwritten:.0f} MiB not yet written back",
             )
-            print(f"  {label}: {unwritten:.0f} MiB not yet written back, measuring anyway")
         busy = cpu.wait_until_quiet(self.options.quiet_wait)
         if busy is not None:
-            self.notes.append(
-                f"{label}: other processes kept {busy:.2f} cores busy when the run started "
-                f"(waited {self.options.quiet_wait:.0f} s for quiet)"
+            self._measuring_anyway(
+                label,
+                f"other processes kept {busy:.2f} cores busy when the run started "
+                f"({waited} for quiet)",
+                f"machine still busy ({busy:.2f} cores)",
             )
-            print(f"  {label}: machine still busy ({busy:.2f} cores), measuring anyway")
+
+    def _measuring_anyway(self, label: str, note: str, said: str) -> None:
+        self.notes.append(f"{label}: {note}")
+        print(f"  {label}: {said}, measuring anyway")
 
     @contextlib.contextmanager
     def _profiling(self, label: str, server: UvicornServer):  # type: ignore[no-untyped-def]
@@ -243,6 +249,12 @@ def fetch(server: UvicornServer, request: Request) -> tuple[int, bytes]:
             return int(answer.status), answer.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def gc_snapshot(server: UvicornServer) -> gcpauses.Snapshot | None:
+    """The server's garbage-collector pauses so far; None for a server without `/metrics`."""
+    status, body = fetch(server, Request("GET", "/metrics"))
+    return gcpauses.parse(body.decode()) if status == 200 else None
 
 
 def fetch_tokens(server: UvicornServer, tenant: str, email: str, password: str) -> dict[str, str]:

@@ -250,6 +250,24 @@ def _alternate(
     return pairs
 
 
+Measured = tuple[str, UvicornServer, list[Request]]  # label, server, the requests wrk replays
+
+
+def _alternate_requests(
+    bench: Bench, service: Measured, baseline: Measured
+) -> list[tuple[WrkResult, WrkResult]]:
+    """`_alternate` for two request lists replayed with `bench.measure`."""
+
+    def runs(
+        label: str, server: UvicornServer, requests: list[Request]
+    ) -> Callable[[str], WrkResult]:
+        return lambda suffix: bench.measure(
+            f"{label}{suffix}", server, requests, bench.options.connections
+        )
+
+    return _alternate(bench, runs(*service), runs(*baseline))
+
+
 def _against_baseline(
     *,
     scenario: str,
@@ -351,13 +369,10 @@ def users_me(bench: Bench) -> list[Row]:
         Request("GET", f"{BASELINE_PATH}/{user.id}", bench.headers(Authorization=f"Bearer {token}"))
         for user, token in zip(chosen, tokens, strict=True)
     ]
-    baseline_server = bench.server("baseline")
-    pairs = _alternate(
+    pairs = _alternate_requests(
         bench,
-        lambda suffix: bench.measure(f"users_me{suffix}", server, me_requests, connections),
-        lambda suffix: bench.measure(
-            f"baseline{suffix}", baseline_server, baseline_requests, connections
-        ),
+        ("users_me", server, me_requests),
+        ("baseline", bench.server("baseline"), baseline_requests),
     )
     bench.stop("baseline")
     return _against_baseline(
@@ -381,12 +396,10 @@ def list_users(bench: Bench) -> list[Row]:
     bare = Request("GET", f"{BASELINE_PATH}?limit={LIST_LIMIT}", headers)
     baseline_server = bench.server("baseline")
     same = _same_json(fetch(server, listed), fetch(baseline_server, bare))
-    pairs = _alternate(
+    pairs = _alternate_requests(
         bench,
-        lambda suffix: bench.measure(f"list_users{suffix}", server, [listed], connections),
-        lambda suffix: bench.measure(
-            f"list_users_baseline{suffix}", baseline_server, [bare], connections
-        ),
+        ("list_users", server, [listed]),
+        ("list_users_baseline", baseline_server, [bare]),
     )
     bench.stop("baseline")
     users = len(seed.users) + 1
