@@ -1,5 +1,7 @@
 """Statements dropped from the prepared-statement cache are closed one per statement prepared."""
 
+from itertools import pairwise
+
 from sqlalchemy import text
 
 from tenantry.core.database import create_engine
@@ -27,7 +29,7 @@ async def test_dropped_statements_leave_the_server_one_per_new_statement(
         await engine.dispose()
     # asyncpg's own clean-up closes a whole dropped batch (a third of the cache) before the next
     # statement: the server's count would fall by several at once.
-    assert all(later >= earlier for earlier, later in zip(counts, counts[1:])), counts
+    assert all(later >= earlier for earlier, later in pairwise(counts)), counts
     # Yet they are closed: without it the count would grow with every statement (80 here).
     # SQLAlchemy keeps up to 1.5x the cache before pruning it, and at most one prune's worth
     # (half the cache) waits to be closed.
