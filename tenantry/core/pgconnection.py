@@ -15,8 +15,8 @@ It keeps asyncpg's own protocol-level Close (not a batched SQL `DEALLOCATE`, whi
 round trips): PgBouncer in transaction mode tracks protocol-level prepared statements only, and
 ARCHITECTURE.md promises that the service runs behind it.
 
-This overrides a private method of asyncpg (`Connection._cleanup_stmts`, present since 0.18 and
-still in 0.32); `tests/core/test_pgconnection.py` fails if an upgrade stops calling it.
+This overrides a private method of asyncpg (`Connection._cleanup_stmts`, as asyncpg 0.32 has it;
+`tests/core/test_pgconnection.py` fails if an upgrade stops calling it).
 """
 
 from typing import Any, cast
