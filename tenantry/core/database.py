@@ -35,9 +35,9 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         pool_timeout=settings.database_pool_timeout,
         connect_args={
             "server_settings": server_settings,
-            # Every tenant schema gives its statements a different text, so the per-connection
-            # prepared-statement cache must hold more than asyncpg's default 100, and statements
-            # it drops are closed at a steady pace rather than in bursts (see pgconnection).
+            # Every tenant schema gives its statements a different text: the per-connection cache
+            # is sized in settings, and statements it drops are closed at a steady pace rather
+            # than in bursts (see pgconnection).
             "prepared_statement_cache_size": settings.database_statement_cache_size,
             "connection_class": PacedConnection,
             "timeout": settings.database_pool_timeout,

@@ -4,9 +4,9 @@ Every tenant schema gives a statement its own text (`schema_translate_map` quali
 so with thousands of tenants the per-connection prepared-statement cache keeps missing. SQLAlchemy's
 cache (`prepared_statement_cache_size`) lets itself grow to one and a half times its size and then
 drops a third of it at once; asyncpg queues the dropped statements and, before the next statement
-it prepares, closes every queued one with a round trip of its own. With a cache of 500 that is 250
-round trips inside one unlucky request: measured at 1.4 to 2.8 s under load with 5,000 tenants,
-which made the p99 of the whole benchmark (bench/README.md).
+it prepares, closes every queued one with a round trip of its own. With the cache of 500 we had,
+that was 250 round trips inside one unlucky request: measured at 1.4 to 2.8 s under load with
+5,000 tenants, which made the p99 of the whole benchmark (bench/README.md).
 
 `PacedConnection` closes one queued statement per statement prepared instead. The queue then
 drains exactly as fast as it fills (SQLAlchemy drops 250 after 250 new ones), each prepare pays
