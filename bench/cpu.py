@@ -7,6 +7,7 @@ other work on the machine skews every figure; these numbers say how much, per ru
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,15 +125,13 @@ def wait_until_quiet(max_wait_s: float, busy_cores: float = 0.3) -> float | None
     Returns the busy cores last seen when the wait timed out, None when the machine got quiet.
     Our own servers are idle between runs, so what is busy here is someone else's work.
     """
-    deadline = time.monotonic() + max_wait_s
-    while True:
+
+    def busy_over_a_second() -> float:
         start = machine_busy_seconds()
         time.sleep(1.0)
-        busy = machine_busy_seconds() - start
-        if busy <= busy_cores:
-            return None
-        if time.monotonic() >= deadline:
-            return busy
+        return machine_busy_seconds() - start
+
+    return _wait_until_at_most(busy_over_a_second, busy_cores, max_wait_s, pause_s=0.0)
 
 
 def unwritten_mib() -> float | None:
@@ -154,11 +153,19 @@ def wait_for_writeback(max_wait_s: float, limit_mib: float = 64.0) -> float | No
     pages: after bulk writes (provisioning thousands of tenants), a database that must evict a
     dirty buffer while the kernel throttles writers stalls for seconds. Returns the MiB still
     unwritten when the wait timed out, None otherwise."""
+    return _wait_until_at_most(unwritten_mib, limit_mib, max_wait_s, pause_s=1.0)
+
+
+def _wait_until_at_most(
+    sample: Callable[[], float | None], limit: float, max_wait_s: float, *, pause_s: float
+) -> float | None:
+    """Sample until the value is at most `limit` (or unreadable: None), pausing `pause_s` between
+    samples; after `max_wait_s`, give up and return the last value."""
     deadline = time.monotonic() + max_wait_s
     while True:
-        unwritten = unwritten_mib()
-        if unwritten is None or unwritten <= limit_mib:
+        value = sample()
+        if value is None or value <= limit:
             return None
         if time.monotonic() >= deadline:
-            return unwritten
-        time.sleep(1.0)
+            return value
+        time.sleep(pause_s)
