@@ -17,6 +17,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from tenantry.core.models import TENANT_SCHEMA
 from tenantry.core.pgconnection import PacedConnection
+from tenantry.core.pool import TenantAffinePool, prefer_connections_of
 from tenantry.core.settings import Settings
 
 
@@ -30,6 +31,9 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         server_settings["statement_timeout"] = str(settings.database_statement_timeout_ms)
     engine = create_async_engine(
         target,
+        # A tenant's sessions go back to the connections that already hold its statements and
+        # its schema's catalog (see pool).
+        poolclass=TenantAffinePool,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout,
@@ -101,6 +105,7 @@ class Database:
 
     def tenant_session(self, schema: str) -> AsyncSession:
         # One session per tenant: the identity map would conflate equal keys in two schemas.
+        prefer_connections_of(schema)
         return AsyncSession(bind=self.tenant_engine(schema), expire_on_commit=False)
 
     @asynccontextmanager
