@@ -5,7 +5,7 @@ from itertools import pairwise
 from sqlalchemy import text
 
 from tenantry.core.database import create_engine
-from tenantry.core.pgconnection import PacedConnection
+from tenantry.core.pgconnection import TenantryConnection
 from tests.fixtures.database import settings_for
 
 CACHE_SIZE = 10
@@ -19,7 +19,7 @@ async def test_dropped_statements_leave_the_server_one_per_new_statement(
     try:
         async with engine.connect() as connection:
             raw = (await connection.get_raw_connection()).driver_connection
-            assert isinstance(raw, PacedConnection)
+            assert isinstance(raw, TenantryConnection)
             counts = []
             # Distinct texts, as tenant schemas make them; each one is a new prepared statement.
             for number in range(8 * CACHE_SIZE):

@@ -89,9 +89,13 @@ async def test_pooled_connection_carries_no_schema_between_tenants(
         await database.dispose()
 
 
-async def test_request_leaves_search_path_alone(probe: httpx.AsyncClient, tenant: Tenant) -> None:
+async def test_request_transaction_has_its_tenant_schema_alone_on_the_search_path(
+    probe: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    # Bound with SET LOCAL by the transaction's BEGIN (tenantry.core.pgconnection); the test above
+    # shows that it is gone once the transaction ends.
     response = await probe.get("/api/v1/_probe/search-path", headers={"X-Tenant": tenant.slug})
-    assert response.json() == {"search_path": '"$user", public'}
+    assert response.json() == {"search_path": tenant.schema}
 
 
 async def test_host_subdomain_selects_the_tenant(
