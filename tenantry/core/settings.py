@@ -62,11 +62,12 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=10, ge=0)
     database_pool_timeout: float = Field(default=5.0, gt=0)
     database_statement_timeout_ms: int = Field(default=10_000, ge=0)
-    # Prepared statements kept per connection. Each tenant schema gives a statement its own text,
-    # so with thousands of evenly busy tenants the cache misses at any affordable size, and a big
-    # one only grows the heap (and each backend's memory) for longer. Measured at 5,000 tenants,
-    # alternating servers: p99 98-145 ms with 100, 112-169 ms with 500, and more requests served
-    # with 100; at 1 and 100 tenants both hold every statement (bench/README.md).
+    # Prepared statements kept per connection (least recently used dropped first). Every tenant
+    # shares one statement text per query (tenantry.core.pgconnection), so this is sized by the
+    # API's queries, not by the number of tenants: the test suite sends 325 distinct tenant
+    # statements, most of them rare variants (filters, sorts, list lengths); the hot ones of the
+    # routes clients call all the time fit in 100, and each connection's backend keeps a plan per
+    # cached statement, so a bigger cache costs server memory on every connection.
     database_statement_cache_size: int = Field(default=100, ge=0)
     database_ping_after_idle_seconds: float = Field(default=1.0, ge=0)
     data_dir: Path = Path(".data")
