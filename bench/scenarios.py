@@ -532,8 +532,10 @@ def _tenant_rows(
         f"server caches: tenant directory {settings.tenant_cache_size} entries "
         f"(TTL {settings.tenant_cache_ttl_seconds:.0f} s), Casbin enforcers "
         f"{settings.authz_cache_size} tenants, asyncpg statements "
-        f"{settings.database_statement_cache_size} per connection (statement texts differ per "
-        f"tenant schema), pool {settings.database_pool_size} + {settings.database_max_overflow}"
+        f"{settings.database_statement_cache_size} per connection (one text per query for all "
+        f"tenants, each transaction bound to its schema by SET LOCAL search_path), pool "
+        f"{settings.database_pool_size} + {settings.database_max_overflow}, a tenant's session "
+        "preferring the idle connection that served it before"
     )
     rows = []
     for position, (count, result, note) in enumerate(measured):
