@@ -113,9 +113,9 @@ class Database:
 
         Its statements leave the schema out (`tenant` becomes `UNQUALIFIED`, which the connection
         removes) and each of its transactions runs with `schema` alone on the search path, so all
-        tenants share one text, and one prepared statement, per query (see pgconnection; this
-        departs from ARCHITECTURE.md's schema-qualified statements for the measured reason given
-        there).
+        tenants share one text, and one prepared statement, per query. ARCHITECTURE.md has every
+        statement schema-qualified; pgconnection says why this departs from it, with the
+        measurement, and why it keeps what that choice was for.
         """
         bound = self._tenant_binds.get(schema)
         if bound is None:

@@ -1,7 +1,8 @@
 """Declarative bases for the two planes, with one constraint naming convention.
 
-Tenant-plane tables live in the placeholder schema `tenant`; each request's session translates it
-to the resolved tenant's real schema (`schema_translate_map`), so nothing depends on `search_path`.
+Tenant-plane tables live in the placeholder schema `tenant`. Provisioning and migrations translate
+it to a tenant's real schema (`schema_translate_map`); a request's session leaves it out and binds
+its transaction to the tenant's schema instead (`Database.tenant_engine`, pgconnection).
 """
 
 from datetime import datetime

@@ -1,10 +1,11 @@
 """The connection pool: a tenant's sessions prefer the same few pooled connections.
 
-Every tenant schema gives a statement its own text, and each PostgreSQL backend loads a schema's
-catalog entries (tables, indexes, types) the first time one of its statements touches that schema.
-With the plain FIFO pool every connection serves every tenant in turn: at 5,000 tenants almost
-every statement was new to the connection that ran it (a Parse round trip, parse, plan and catalog
-loads on the server), and each backend ended up caching the catalogs of all 5,000 schemas.
+Each PostgreSQL backend loads a schema's catalog entries (tables, indexes, their statistics) the
+first time one of its statements touches that schema, and keeps them for as long as it lives.
+With the plain FIFO pool every connection serves every tenant in turn: at 5,000 tenants most
+requests met a schema their backend had not loaded yet, and each backend ended up holding the
+catalogs of all 5,000 schemas. Measured on a kept 5,000-tenant database: PostgreSQL 0.56-0.64
+cores and p99 49-59 ms without this, 0.41-0.55 cores and 39-43 ms with it (bench/README.md).
 
 `TenantAffinePool` picks, among the idle connections, the one that ranks highest for the session's
 tenant by rendezvous (highest-random-weight) hashing: each tenant has a stable order of preference
@@ -15,8 +16,8 @@ idle connection is taken changes. Opening, overflow, timeouts and disposal are S
 (`AsyncAdaptedQueuePool`); this only replaces the order in which its queue hands out idle entries.
 
 The tenant is a hint, carried in a context variable that `Database.tenant_session` sets: it decides
-performance, never correctness, since every statement names its schema (`schema_translate_map`)
-and any connection can run any tenant's statements. With no hint (platform sessions, scripts) the
+performance, never correctness, since each transaction binds its own schema (pgconnection) and
+any connection can run any tenant's statements. With no hint (platform sessions, scripts) the
 most recently returned idle connection is taken, which keeps the pool's working set small.
 """
 
