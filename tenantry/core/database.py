@@ -51,7 +51,7 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     return engine
 
 
-_SEARCH_PATH = "tenantry_search_path"  # the execution option `Database.tenant_engine` sets
+_SEARCH_PATH = "tenantry_tenant_schema"  # the execution option `Database.tenant_engine` sets
 
 
 def bind_search_path_per_transaction(engine: AsyncEngine) -> None:

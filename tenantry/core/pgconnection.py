@@ -34,7 +34,8 @@ statement is closed per statement prepared, with asyncpg's protocol-level Close 
 those, not a SQL `DEALLOCATE`).
 
 Both override private asyncpg methods (`_cleanup_stmts` and `_get_statement`, as asyncpg 0.32 has
-them); `tests/core/test_pgconnection.py` fails if an upgrade stops calling them.
+them); `tests/core/test_pgconnection.py` and `tests/core/test_search_path_binding.py` fail if an
+upgrade stops calling them.
 """
 
 from typing import Any, cast
