@@ -31,8 +31,8 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         server_settings["statement_timeout"] = str(settings.database_statement_timeout_ms)
     engine = create_async_engine(
         target,
-        # A tenant's sessions go back to the connections that already hold its statements and
-        # its schema's catalog (see pool).
+        # A tenant's sessions go back to the connections whose backends already hold its
+        # schema's catalog entries (see pool).
         poolclass=TenantAffinePool,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,

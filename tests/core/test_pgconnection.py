@@ -21,7 +21,8 @@ async def test_dropped_statements_leave_the_server_one_per_new_statement(
             raw = (await connection.get_raw_connection()).driver_connection
             assert isinstance(raw, TenantryConnection)
             counts = []
-            # Distinct texts, as tenant schemas make them; each one is a new prepared statement.
+            # Distinct texts, as the API's many rare variants make them; each one is a new
+            # prepared statement.
             for number in range(8 * CACHE_SIZE):
                 await connection.execute(text(f"SELECT {number}"))
                 counts.append(int((await connection.execute(SERVER_COUNT)).scalar_one()))
