@@ -375,6 +375,24 @@ def test_hand_signed_token_is_accepted(keys: KeySet, rsa_key: SigningKey) -> Non
     assert verify(keys, sign_by_hand(rsa_key, header, claims_payload())).sub == "user-1"
 
 
+def test_header_in_non_canonical_base64_refused(keys: KeySet, rsa_key: SigningKey) -> None:
+    # The header is read once, leniently, to choose the key; PyJWT's strict decoding must still
+    # refuse a segment whose unused low bits are set, even under a valid signature.
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": rsa_key.kid}
+    while len(json.dumps(header).encode()) % 3 == 0:
+        header["pad"] = header.get("pad", "") + "x"
+    segment = b64json(header)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    loose = segment[:-1] + alphabet[alphabet.index(segment[-1]) ^ 1]
+    assert unb64json(loose) == header  # the same bytes to a lenient decoder
+    signing_input = f"{loose}.{b64json(claims_payload())}"
+    assert isinstance(rsa_key.private_key, rsa.RSAPrivateKey)
+    signature = rsa_key.private_key.sign(
+        signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    assert rejected(keys, f"{signing_input}.{b64(signature)}").reason == "malformed"
+
+
 def test_critical_header_refused(keys: KeySet, rsa_key: SigningKey) -> None:
     # PyJWT itself would accept this one (b64 is an extension it implements); we use none.
     header = {"alg": "RS256", "typ": "at+jwt", "kid": rsa_key.kid, "crit": ["b64"], "b64": True}
