@@ -210,8 +210,13 @@ def verify_access_token(
     A token verified before is taken from `_verified` while its key is still in `keys` and it
     has not expired; any other difference goes through the full checks, which give the reason.
     """
-    digest = _cache_key(token)
-    remembered = _verified.get(digest) if digest is not None else None
+    # `token` is typed str but comes from the request: anything else is refused before any work.
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        raise _reject("malformed")
+    # `surrogatepass`: a token taken from JSON may hold a lone surrogate, which must be refused as
+    # malformed further on, not raise here.
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    remembered = _verified.get(digest)
     if remembered is not None:
         key, claims = remembered
         if (
@@ -230,8 +235,7 @@ def verify_access_token(
     # would be authenticated in tenant B.
     if claims.tid != tenant_id:
         raise _reject("wrong_tenant")
-    if digest is not None:
-        _verified[digest] = (key, claims)
+    _verified[digest] = (key, claims)
     return claims
 
 
@@ -242,18 +246,7 @@ _verified: LRUCache[bytes, tuple[SigningKey, AccessTokenClaims]] = LRUCache(
 )
 
 
-def _cache_key(token: object) -> bytes | None:
-    # Only what could be one of ours is worth hashing; the rest fails the full checks anyway.
-    # `surrogatepass`: a token taken from JSON may hold a lone surrogate, which must be refused as
-    # malformed further on, not raise here.
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
-
-
-def _key_from_header(keys: KeySet, token: object) -> SigningKey:
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
-        raise _reject("malformed")
+def _key_from_header(keys: KeySet, token: str) -> SigningKey:
     if _COMPACT_JWS.fullmatch(token) is None:
         raise _reject("malformed")
     header = _unverified_header(token)
