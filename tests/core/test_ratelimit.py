@@ -1,11 +1,19 @@
+import asyncio
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from limits import parse
 from structlog.testing import capture_logs
 
-from tenantry.core.ratelimit import RateLimitDecision, RateLimiter, limits_storage_url
+from tenantry.core.ratelimit import (
+    LocalWindows,
+    RateLimitDecision,
+    RateLimiter,
+    limits_storage_url,
+)
 from tenantry.core.settings import Environment, Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -77,6 +85,58 @@ async def test_reset_forgets_counters() -> None:
     await limiter.reset()
 
     assert (await limiter.hit("1/hour", "k")).allowed
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_local_window_moves_with_time() -> None:
+    clock = FakeClock()
+    windows = LocalWindows(clock=clock)
+    two_a_minute = parse("2/minute")
+
+    def hit_at(offset: float) -> RateLimitDecision:
+        clock.now = 1000.0 + offset
+        return windows.hit(two_a_minute, ("10.0.0.1",))
+
+    assert hit_at(0).allowed
+    assert hit_at(30).allowed
+    assert hit_at(31) == RateLimitDecision(False, 29)  # the hit at 0 leaves the window at 60
+    assert hit_at(60.5).allowed  # it has left; the refused hit at 31 never counted
+    assert hit_at(61) == RateLimitDecision(False, 29)  # now the hit at 30 is the oldest
+
+
+def test_local_windows_keep_the_most_recently_hit_keys() -> None:
+    clock = FakeClock()
+    windows = LocalWindows(keys_kept=2, clock=clock)
+    once = parse("1/minute")
+
+    assert windows.hit(once, ("attacker",)).allowed
+    assert windows.hit(once, ("quiet",)).allowed
+    assert not windows.hit(once, ("attacker",)).allowed  # refused, and still the latest hit
+    assert windows.hit(once, ("newcomer",)).allowed  # full: the least recently hit key goes
+
+    assert not windows.hit(once, ("attacker",)).allowed
+    assert windows.hit(once, ("quiet",)).allowed
+
+
+async def test_memory_throttling_starts_no_task_and_no_thread() -> None:
+    # limits' async memory storage swept every key in worker threads after each hit, which cost
+    # a core once a hundred addresses were throttled; this limiter does its work inside the hit.
+    limiter = RateLimiter()
+    threads, tasks = threading.active_count(), len(asyncio.all_tasks())
+
+    for number in range(300):
+        await limiter.hit("2/minute", "token", f"10.0.{number // 100}.{number % 100}")
+        await limiter.hit("2/minute", "token", "10.9.9.9")
+
+    assert threading.active_count() == threads
+    assert len(asyncio.all_tasks()) == tasks
 
 
 @pytest.fixture
