@@ -109,8 +109,9 @@ class LocalWindows:
         else:
             del hits[: bisect_right(hits, now - window)]
         if len(hits) >= item.amount:
+            oldest = hits[0] if hits else now  # a limit of 0 refuses everything
             return RateLimitDecision(
-                allowed=False, retry_after=max(1, math.ceil(hits[0] + window - now))
+                allowed=False, retry_after=max(1, math.ceil(oldest + window - now))
             )
         hits.append(now)
         hits_by_key[keys] = hits  # (re)set, so that its time to live counts from this hit

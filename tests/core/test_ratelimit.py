@@ -111,6 +111,10 @@ def test_local_window_moves_with_time() -> None:
     assert hit_at(61) == RateLimitDecision(False, 29)  # now the hit at 30 is the oldest
 
 
+def test_local_window_of_zero_refuses_everything() -> None:
+    assert LocalWindows().hit(parse("0/minute"), ("10.0.0.1",)) == RateLimitDecision(False, 60)
+
+
 def test_local_windows_keep_the_most_recently_hit_keys() -> None:
     clock = FakeClock()
     windows = LocalWindows(keys_kept=2, clock=clock)
