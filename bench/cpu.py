@@ -32,6 +32,17 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15)
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """User plus system time of a process's main thread alone: a uvicorn worker's event loop
+    (its other threads hash passwords or run blocking calls); 0 when it is gone."""
+    try:
+        text = (PROC / str(pid) / "task" / str(pid) / "stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 def server_tree_cpu_seconds(parent: int) -> float:
     """CPU seconds of a server process and of all its children, live or exited (PostgreSQL).
 
@@ -67,6 +78,7 @@ class CpuUsage:
     """Average cores busy over a run, by whom."""
 
     server: float
+    event_loop: float  # the server's main thread, part of `server`
     postgres: float | None
     wrk: float
     machine: float
@@ -79,7 +91,12 @@ class CpuUsage:
         cores = os.cpu_count() or 1
         postgres = f"{self.postgres:.2f}" if self.postgres is not None else "n/a"
         # CPU per request barely moves when other work slows the run down, unlike req/s.
-        per_request = f" = {1000 * self.server / rps:.2f} ms per request" if rps else ""
+        per_request = ""
+        if rps:
+            per_request = (
+                f" = {1000 * self.server / rps:.2f} ms per request"
+                f" ({1000 * self.event_loop / rps:.2f} ms of it in the event loop's thread)"
+            )
         return (
             f"CPU in cores (of {cores}): server {self.server:.2f}{per_request}, "
             f"PostgreSQL {postgres}, wrk {self.wrk:.2f}, other processes {self.other:.2f}"
@@ -95,6 +112,7 @@ class CpuMeter:
         self._wall = time.monotonic()
         self._machine = machine_busy_seconds()
         self._server = process_cpu_seconds(self.server_pid)
+        self._event_loop = main_thread_cpu_seconds(self.server_pid)
         self._postgres = (
             server_tree_cpu_seconds(self.postmaster_pid) if self.postmaster_pid else 0.0
         )
@@ -104,6 +122,7 @@ class CpuMeter:
         self._elapsed = time.monotonic() - self._wall
         self._machine_used = machine_busy_seconds() - self._machine
         self._server_used = process_cpu_seconds(self.server_pid) - self._server
+        self._event_loop_used = main_thread_cpu_seconds(self.server_pid) - self._event_loop
         self._postgres_used: float | None = None
         if self.postmaster_pid:
             self._postgres_used = server_tree_cpu_seconds(self.postmaster_pid) - self._postgres
@@ -113,6 +132,7 @@ class CpuMeter:
         postgres = self._postgres_used
         return CpuUsage(
             server=self._server_used / elapsed,
+            event_loop=self._event_loop_used / elapsed,
             postgres=postgres / elapsed if postgres is not None else None,
             wrk=wrk_cpu_seconds / elapsed,
             machine=self._machine_used / elapsed,
