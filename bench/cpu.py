@@ -15,9 +15,14 @@ _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PROC = Path("/proc")
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def _stat_fields(pid: int, thread: int | None = None) -> list[str] | None:
+    path = (
+        PROC / str(pid) / "stat"
+        if thread is None
+        else PROC / str(pid) / "task" / str(thread) / "stat"
+    )
     try:
-        text = (PROC / str(pid) / "stat").read_text()
+        text = path.read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses; the rest follows the last ')'.
@@ -26,21 +31,19 @@ def _stat_fields(pid: int) -> list[str] | None:
 
 def process_cpu_seconds(pid: int) -> float:
     """User plus system time of a process, all its threads included; 0 when it is gone."""
-    fields = _stat_fields(pid)
-    if fields is None:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15)
+    return _own_seconds(_stat_fields(pid))
 
 
 def main_thread_cpu_seconds(pid: int) -> float:
     """User plus system time of a process's main thread alone: a uvicorn worker's event loop
     (its other threads hash passwords or run blocking calls); 0 when it is gone."""
-    try:
-        text = (PROC / str(pid) / "task" / str(pid) / "stat").read_text()
-    except OSError:
+    return _own_seconds(_stat_fields(pid, thread=pid))  # the main thread's id is the process's
+
+
+def _own_seconds(fields: list[str] | None) -> float:
+    if fields is None:
         return 0.0
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15)
 
 
 def server_tree_cpu_seconds(parent: int) -> float:
