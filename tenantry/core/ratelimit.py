@@ -133,9 +133,10 @@ class RateLimiter:
     ) -> None:
         self.storage_url = limits_storage_url(url)
         self._local = LocalWindows()
+        # Any memory URL (`memory://`, `memory://localhost`) means this process's own windows.
         self._shared = (
             None
-            if self.storage_url == MEMORY_URL
+            if self.storage_url.partition("://")[0] == MEMORY_URL.partition("://")[0]
             else _SharedWindows(self.storage_url, key_prefix, retry_storage_after)
         )
 

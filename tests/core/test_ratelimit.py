@@ -129,10 +129,12 @@ def test_local_windows_keep_the_most_recently_hit_keys() -> None:
     assert windows.hit(once, ("quiet",)).allowed
 
 
-async def test_memory_throttling_starts_no_task_and_no_thread() -> None:
+@pytest.mark.parametrize("url", [None, "memory://", "memory://localhost", "async+memory:///"])
+async def test_memory_throttling_starts_no_task_and_no_thread(url: str | None) -> None:
     # limits' async memory storage swept every key in worker threads after each hit, which cost
-    # a core once a hundred addresses were throttled; this limiter does its work inside the hit.
-    limiter = RateLimiter()
+    # a core once a hundred addresses were throttled; this limiter does its work inside the hit,
+    # whichever spelling of a memory URL configured it.
+    limiter = RateLimiter(url)
     threads, tasks = threading.active_count(), len(asyncio.all_tasks())
 
     for number in range(300):
