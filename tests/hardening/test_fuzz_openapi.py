@@ -1,12 +1,9 @@
 """Schemathesis against the app's own OpenAPI document, signed in as a tenant owner.
 
 Each operation of the tenant plane (and the probes) is one test: `EXAMPLES` positive and negative
-cases, derandomized so that CI sees the same cases every run. Checks: no 5xx, every status code
-documented, and every response in its documented content type and schema.
-
-Why not `schemathesis.pytest.from_fixture(...).parametrize()`: on pytest 9.2 it writes
-`Function._nodeid`, which no longer exists. The strategies (`APIOperation.as_strategy`) and
-`Case.call_and_validate` are the same machinery without that glue.
+cases (tests/hardening/fuzzing.py). Checks: no 5xx, every status code documented, and every
+response in its documented content type and schema. The control plane has its own suite,
+test_fuzz_platform.py, signed in as an operator on a database of its own.
 
 The app runs in schemathesis' own ASGI event-loop thread (its lifespan too), apart from the
 suite's loop; fixtures that write to the database use the suite's engine, which is fine because
@@ -17,22 +14,13 @@ every test, so the app also gets restarted 40-odd times: a test of its own.
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import hypothesis
 import pytest
 import requests
 import schemathesis
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from tenantry.app import create_app
 from tenantry.core.health import router as health_router
@@ -41,15 +29,10 @@ from tenantry.core.tenancy.context import Tenant
 from tenantry.tenants.router import tenant_routers
 from tests.fixtures.app import TenantFactory
 from tests.fixtures.identity import Account, RoleUserFactory
+from tests.hardening.fuzzing import SignedIn, fuzz, load_schema
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
-EXAMPLES = 50
-# The control plane's operator API wants an operator of the `platform` tenant, not a tenant owner.
+# The control plane's operator API wants an operator of the `platform` tenant, not a tenant owner:
+# test_fuzz_platform.py.
 NOT_FUZZED_HERE = "/platform/"
 # The only operations that can end the caller's own session (random UUIDs never name the
 # caller, and the current password is never guessed): sign in again after they succeed.
@@ -67,44 +50,6 @@ def operation_labels() -> list[str]:
     )
 
 
-class Owner:
-    """The tenant owner the fuzzer acts as, signed in over the fuzzed app itself."""
-
-    def __init__(self, app: FastAPI, account: Account) -> None:
-        self.app = app
-        self.account = account
-        self.token = self.login()
-
-    def login(self) -> str:
-        response = self.request(
-            "POST",
-            "/api/v1/oauth/token",
-            data={
-                "grant_type": "password",
-                "username": self.account.email,
-                "password": self.account.password,
-            },
-        )
-        assert response.status_code == 200, response.text
-        token: str = response.json()["access_token"]
-        return token
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"X-Tenant": self.account.tenant.slug, **kwargs.pop("headers", {})}
-        with asgi.get_client(self.app) as http:  # type: ignore[arg-type]
-            return http.request(method, path, headers=headers, **kwargs)
-
-    def create(self, path: str, body: dict[str, object]) -> str:
-        response = self.request("POST", path, json=body, headers=self.headers)
-        assert response.status_code == 201, response.text
-        created: str = response.json()["id"]
-        return created
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"X-Tenant": self.account.tenant.slug, "Authorization": f"Bearer {self.token}"}
-
-
 @dataclass(frozen=True)
 class Targets:
     """Real ids for path parameters, so that cases reach past the 404 of a random UUID."""
@@ -115,7 +60,7 @@ class Targets:
     session_id: str
 
     @classmethod
-    def seed(cls, owner: Owner) -> "Targets":
+    def seed(cls, owner: SignedIn) -> "Targets":
         tag = uuid.uuid4().hex[:8]
         user_id = owner.create(
             "/api/v1/users", {"email": f"target-{tag}@example.com", "password": "x" * 16}
@@ -125,7 +70,7 @@ class Targets:
         )
         invitation_id = owner.create("/api/v1/invitations", {"email": f"invitee-{tag}@example.com"})
         # A second session of the owner: ending it leaves the fuzzer's own session alone.
-        second = Owner(owner.app, owner.account)
+        second = SignedIn(owner.app, owner.account)
         sessions = owner.request("GET", "/api/v1/users/me/sessions", headers=second.headers).json()
         session_id = next(item["id"] for item in sessions if item["current"])
         return cls(user_id, role_id, invitation_id, session_id)
@@ -159,44 +104,28 @@ def fuzz_app(settings: Settings) -> Iterator[FastAPI]:
 
 @pytest.fixture(scope="module")
 def fuzz_schema(fuzz_app: FastAPI) -> schemathesis.BaseSchema:
-    # An explicit Config: no schemathesis.toml is looked up, nothing is written to disk.
-    return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app, config=schemathesis.Config())
+    return load_schema(fuzz_app)
 
 
 @pytest.fixture(scope="module")
-def owner(fuzz_app: FastAPI, fuzz_schema: schemathesis.BaseSchema, fuzz_account: Account) -> Owner:
-    return Owner(fuzz_app, fuzz_account)
-
-
-def cases_for(operation: Any, targets: Targets | None) -> Any:
-    modes = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
-    strategies = [operation.as_strategy(mode) for mode in modes]
-    if targets is not None:
-        known = targets.for_path(operation.path)
-        strategies += [operation.as_strategy(mode, path_parameters=known) for mode in modes]
-    return st.one_of(strategies)
+def owner(
+    fuzz_app: FastAPI, fuzz_schema: schemathesis.BaseSchema, fuzz_account: Account
+) -> SignedIn:
+    return SignedIn(fuzz_app, fuzz_account)
 
 
 @pytest.mark.parametrize("label", operation_labels())
-def test_operation_conforms(label: str, fuzz_schema: schemathesis.BaseSchema, owner: Owner) -> None:
-    operation = fuzz_schema.find_operation_by_label(label)
-    assert operation is not None, f"{label} is missing from /openapi.json"
-    targets = Targets.seed(owner) if "{" in operation.path else None
+def test_operation_conforms(
+    label: str, fuzz_schema: schemathesis.BaseSchema, owner: SignedIn
+) -> None:
+    targets = Targets.seed(owner) if "{" in label else None
 
-    @hypothesis.settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(hypothesis.HealthCheck),
-    )
-    @hypothesis.given(case=cases_for(operation, targets))
-    def conforms(case: Any) -> None:
-        response = case.call_and_validate(headers=owner.headers, checks=CHECKS)
+    def sign_in_again(response: requests.Response) -> None:
         if label in ENDS_OWN_SESSION and response.status_code == 204:
             owner.token = owner.login()
 
-    conforms()
+    known = targets.for_path if targets else None
+    fuzz(fuzz_schema, label, owner, known, after=sign_in_again)
 
 
 def test_every_operation_is_fuzzed(fuzz_schema: schemathesis.BaseSchema) -> None:

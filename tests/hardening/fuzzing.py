@@ -1,0 +1,116 @@
+"""What both fuzz suites share: the checks, a signed-in caller, the cases and the run.
+
+Why not `schemathesis.pytest.from_fixture(...).parametrize()`: on pytest 9.2 it writes
+`Function._nodeid`, which no longer exists. The strategies (`APIOperation.as_strategy`) and
+`Case.call_and_validate` are the same machinery without that glue.
+"""
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import hypothesis
+import requests
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.python import asgi
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.fixtures.identity import Account
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+# Per operation, derandomized so that CI sees the same cases every run. A deeper campaign:
+# TENANTRY_FUZZ_EXAMPLES=1000 make test (other cases than the default's, still repeatable).
+EXAMPLES = int(os.environ.get("TENANTRY_FUZZ_EXAMPLES", "50"))
+
+PathValues = Callable[[str], Mapping[str, str]]
+
+
+def load_schema(app: FastAPI) -> schemathesis.BaseSchema:
+    # An explicit Config: no schemathesis.toml is looked up, nothing is written to disk.
+    return schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config())
+
+
+class SignedIn:
+    """An account signed in over the fuzzed app itself (its tenant in `X-Tenant`)."""
+
+    def __init__(self, app: FastAPI, account: Account) -> None:
+        self.app = app
+        self.account = account
+        self.token = self.login()
+
+    def login(self) -> str:
+        response = self.request(
+            "POST",
+            "/api/v1/oauth/token",
+            data={
+                "grant_type": "password",
+                "username": self.account.email,
+                "password": self.account.password,
+            },
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"X-Tenant": self.account.tenant.slug, **kwargs.pop("headers", {})}
+        with asgi.get_client(self.app) as http:  # type: ignore[arg-type]
+            return http.request(method, path, headers=headers, **kwargs)
+
+    def create(self, path: str, body: dict[str, object]) -> str:
+        response = self.request("POST", path, json=body, headers=self.headers)
+        assert response.status_code == 201, response.text
+        created: str = response.json()["id"]
+        return created
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Tenant": self.account.tenant.slug, "Authorization": f"Bearer {self.token}"}
+
+
+def cases_for(operation: Any, known: PathValues | None) -> Any:
+    """Positive and negative cases; with `known`, half of them name real path ids too, so that
+    they reach past the 404 of a random UUID."""
+    modes = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+    strategies = [operation.as_strategy(mode) for mode in modes]
+    if known is not None:
+        values = dict(known(operation.path))
+        strategies += [operation.as_strategy(mode, path_parameters=values) for mode in modes]
+    return st.one_of(strategies)
+
+
+def fuzz(
+    schema: schemathesis.BaseSchema,
+    label: str,
+    caller: SignedIn,
+    known: PathValues | None,
+    after: Callable[[requests.Response], None] = lambda response: None,
+) -> None:
+    """`EXAMPLES` cases of one operation as `caller`, each checked against the document."""
+    operation = schema.find_operation_by_label(label)
+    assert operation is not None, f"{label} is missing from /openapi.json"
+
+    @hypothesis.settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.given(case=cases_for(operation, known if "{" in operation.path else None))
+    def conforms(case: Any) -> None:
+        after(case.call_and_validate(headers=caller.headers, checks=CHECKS))
+
+    conforms()
