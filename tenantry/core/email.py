@@ -34,12 +34,23 @@ class EmailDeliveryFailed(Exception):
     """The message was not handed over to the mail server; the caller decides what follows."""
 
 
+def _one_line(value: str) -> str:
+    # A header is one line. The email package refuses any value that str.splitlines() would
+    # split (vertical tab, U+2028 and the like, not only CR and LF); subjects carry the tenant's
+    # display name, which is free text.
+    return " ".join(value.splitlines())
+
+
 def build_message(message: OutgoingEmail, *, sender: str) -> EmailMessage:
-    """The MIME message for `message`: plain text, with an HTML alternative when given."""
+    """The MIME message for `message`: plain text, with an HTML alternative when given.
+
+    Line breaks in the subject become spaces; any other header value the email package refuses
+    raises ValueError.
+    """
     built = EmailMessage()
     built["From"] = sender
     built["To"] = message.to
-    built["Subject"] = message.subject
+    built["Subject"] = _one_line(message.subject)
     built["Date"] = formatdate(usegmt=True)
     # The sender's domain, not socket.getfqdn(): that does a DNS lookup per message and would
     # leak the pod's host name into every Message-ID.
@@ -80,7 +91,11 @@ class SmtpMailer:
 
     async def send(self, message: OutgoingEmail) -> None:
         """Hand the message to the server; raise `EmailDeliveryFailed` if it is not accepted."""
-        built = build_message(message, sender=self.sender)
+        try:
+            built = build_message(message, sender=self.sender)
+        except ValueError as exc:
+            # Senders run after the response (background tasks): only this error is caught there.
+            raise EmailDeliveryFailed(f"the message could not be built: {exc}") from exc
         try:
             await aiosmtplib.send(
                 built,

@@ -98,6 +98,35 @@ async def test_wait_for_takes_messages_in_order_and_times_out(smtp_sink: SmtpSin
         await smtp_sink.wait_for(to, timeout=0.1)
 
 
+# Every character str.splitlines() breaks at: the email package refuses each in a header value.
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+@pytest.mark.parametrize("line_break", list(LINE_BREAKS))
+async def test_a_line_break_in_the_subject_becomes_a_space(
+    smtp_sink: SmtpSink, line_break: str
+) -> None:
+    # Subjects name the tenant, whose display name is free text (found by the control plane's
+    # fuzzer: a vertical tab raised ValueError in a background task and the email was lost).
+    to = unique_address()
+    subject = f"Invited to Acme{line_break}Bcc: victim@example.com"
+
+    await sink_mailer(smtp_sink).send(OutgoingEmail(to=to, subject=subject, text="t"))
+
+    received = await smtp_sink.wait_for(to)
+    assert received["Subject"] == "Invited to Acme Bcc: victim@example.com"
+    assert received["Bcc"] is None
+
+
+async def test_a_message_that_cannot_be_built_is_a_delivery_failure() -> None:
+    mailer = SmtpMailer(host="127.0.0.1", port=_free_port(), sender="no-reply@localhost")
+
+    message = OutgoingEmail(to="a@example.com\nBcc: b@example.com", subject="s", text="t")
+
+    with pytest.raises(EmailDeliveryFailed, match="could not be built"):
+        await mailer.send(message)
+
+
 @pytest.mark.usefixtures("info_logs")
 async def test_log_mailer_logs_the_message() -> None:
     with capture_logs() as logs:

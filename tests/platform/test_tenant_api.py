@@ -82,6 +82,18 @@ async def test_create_invites_an_owner_who_can_sign_in(
     assert detail.json()["schema_current"] is True
 
 
+async def test_a_line_break_in_the_name_still_invites_the_owner(
+    client: httpx.AsyncClient, operator: Login, smtp_sink: SmtpSink
+) -> None:
+    # Found by tests/hardening/test_fuzz_platform.py: the name goes into the invitation's subject,
+    # where a vertical tab raised ValueError after the 201, and the owner was never invited.
+    slug = unique_slug("acme")
+    await create(client, operator, slug, display_name="Acme\vCorp\u2028Ltd")
+
+    message = await smtp_sink.wait_for(f"boss@{slug}.example")
+    assert message["Subject"] == "You are invited to Acme Corp Ltd"
+
+
 async def test_create_refuses_bad_input_field_by_field(
     client: httpx.AsyncClient, operator: Login
 ) -> None:
