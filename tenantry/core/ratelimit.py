@@ -109,10 +109,10 @@ class LocalWindows:
         else:
             del hits[: bisect_right(hits, now - window)]
         if len(hits) >= item.amount:
-            oldest = hits[0] if hits else now  # a limit of 0 refuses everything
-            return RateLimitDecision(
-                allowed=False, retry_after=max(1, math.ceil(oldest + window - now))
-            )
+            # A limit of 0 refuses everything, a whole window at a time. Not `now + window - now`:
+            # in floating point that can come out a hair above the window, and ceil adds a second.
+            wait = hits[0] + window - now if hits else window
+            return RateLimitDecision(allowed=False, retry_after=max(1, math.ceil(wait)))
         hits.append(now)
         hits_by_key[keys] = hits  # (re)set, so that its time to live counts from this hit
         return RateLimitDecision(allowed=True)

@@ -111,8 +111,11 @@ def test_local_window_moves_with_time() -> None:
     assert hit_at(61) == RateLimitDecision(False, 29)  # now the hit at 30 is the oldest
 
 
-def test_local_window_of_zero_refuses_everything() -> None:
-    assert LocalWindows().hit(parse("0/minute"), ("10.0.0.1",)) == RateLimitDecision(False, 60)
+@pytest.mark.parametrize("now", [0.0, 8174.326235239371])
+def test_local_window_of_zero_refuses_everything(now: float) -> None:
+    # At the second clock reading, (now + 60) - now is 60.00000000000091: ceil made it 61.
+    windows = LocalWindows(clock=lambda: now)
+    assert windows.hit(parse("0/minute"), ("10.0.0.1",)) == RateLimitDecision(False, 60)
 
 
 def test_local_windows_keep_the_most_recently_hit_keys() -> None:
