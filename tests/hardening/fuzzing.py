@@ -6,13 +6,15 @@ Why not `schemathesis.pytest.from_fixture(...).parametrize()`: on pytest 9.2 it 
 """
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import hypothesis
 import requests
 import schemathesis
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
@@ -22,6 +24,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tenantry.app import create_app
+from tenantry.core.settings import Settings
 from tests.fixtures.identity import Account
 
 CHECKS = [
@@ -36,12 +40,37 @@ CHECKS = [
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 SEED = os.environ.get("FUZZ_SEED")
 
-PathValues = Callable[[str], Mapping[str, str]]
+
+@contextmanager
+def served(settings: Settings) -> Iterator[FastAPI]:
+    """The app under test; schemathesis runs its lifespan in its own thread and ends it here."""
+    app = create_app(settings)
+    try:
+        yield app
+    finally:
+        asgi.shutdown_lifespans()
 
 
 def load_schema(app: FastAPI) -> schemathesis.BaseSchema:
     # An explicit Config: no schemathesis.toml is looked up, nothing is written to disk.
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config())
+
+
+def operation_labels(routers: Iterable[APIRouter]) -> list[str]:
+    """Labels ("METHOD /path") of the documented routes of `routers`, as schemathesis has them."""
+    return sorted(
+        f"{method} {route.path}"
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+        for method in route.methods or ()
+    )
+
+
+def documented_labels(schema: schemathesis.BaseSchema) -> set[str]:
+    """The labels of every operation in the document."""
+    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    return {operation.label for operation in operations}
 
 
 class SignedIn:
@@ -82,13 +111,13 @@ class SignedIn:
         return {"X-Tenant": self.account.tenant.slug, "Authorization": f"Bearer {self.token}"}
 
 
-def cases_for(operation: Any, known: PathValues | None) -> Any:
-    """Positive and negative cases; with `known`, half of them name real path ids too, so that
-    they reach past the 404 of a random UUID."""
+def cases_for(operation: Any, known: Mapping[str, str] | None) -> Any:
+    """Positive and negative cases; with `known` path values (real ids), half of them use those,
+    so that they reach past the 404 of a random UUID."""
     modes = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
     strategies = [operation.as_strategy(mode) for mode in modes]
     if known is not None:
-        values = dict(known(operation.path))
+        values = dict(known)
         strategies += [operation.as_strategy(mode, path_parameters=values) for mode in modes]
     return st.one_of(strategies)
 
@@ -97,7 +126,7 @@ def fuzz(
     schema: schemathesis.BaseSchema,
     label: str,
     caller: SignedIn,
-    known: PathValues | None,
+    known: Mapping[str, str] | None,
     after: Callable[[requests.Response], None] = lambda response: None,
 ) -> None:
     """`EXAMPLES` cases of one operation as `caller`, each checked against the document."""
@@ -111,7 +140,7 @@ def fuzz(
         derandomize=SEED is None,
         suppress_health_check=list(hypothesis.HealthCheck),
     )
-    @hypothesis.given(case=cases_for(operation, known if "{" in operation.path else None))
+    @hypothesis.given(case=cases_for(operation, known))
     def conforms(case: Any) -> None:
         after(case.call_and_validate(headers=caller.headers, checks=CHECKS))
 
