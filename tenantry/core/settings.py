@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=19_456, ge=8_192)
     password_hash_time_cost: int = Field(default=2, ge=1)
     password_hash_parallelism: int = Field(default=1, ge=1)
+    # Password grants that may hold a database connection at once: the rest wait for a turn
+    # before their first query, so a flood of logins cannot take every pooled connection while it
+    # queues for the hashing threads. None: twice the hashing threads, at most half the pool.
+    # Must be smaller than the pool. A login that waits longer than the wait answers 503.
+    password_check_slots: int | None = Field(default=None, ge=1)
+    password_check_wait_seconds: float = Field(default=10.0, gt=0)
 
     # Per-IP throttling of the token endpoint; memory by default, Redis to share across replicas.
     rate_limit_url: str | None = None
@@ -131,6 +137,16 @@ class Settings(BaseSettings):
         if isinstance(data, dict) and "signing_keys" in data:
             data["signing_keys"] = _split_pem_list(data["signing_keys"])
         return data
+
+    @model_validator(mode="after")
+    def _leave_connections_beside_logins(self) -> Self:
+        slots = self.password_check_slots
+        if slots is not None and slots >= self.database_pool_size:
+            raise ValueError(
+                f"password_check_slots ({slots}) must be smaller than database_pool_size "
+                f"({self.database_pool_size}), or a login flood can hold every pooled connection"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_incomplete_production(self) -> Self:

@@ -77,7 +77,8 @@ HTTP_IN_FLIGHT = Gauge(
 
 LOGINS = Counter(
     "tenantry_logins_total",
-    "Password logins by outcome: success, invalid_credentials, locked, disabled, rate_limited. "
+    "Password logins by outcome: success, invalid_credentials, locked, disabled, rate_limited, "
+    "busy (no password-check slot came free in time; answered 503). "
     "`tenant` is the tenant slug when TENANTRY_METRICS_TENANT_LABELS is on, else empty.",
     ["outcome", "tenant"],
 )

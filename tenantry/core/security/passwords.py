@@ -9,11 +9,13 @@ passwords and of the user's own identifiers, and no composition rules.
 """
 
 import asyncio
+import math
 import os
 import secrets
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from functools import cache, partial
 from importlib import resources
 from typing import Any, NamedTuple, Self, TypeVar, TypeVarTuple
@@ -22,7 +24,7 @@ import argon2
 import bcrypt
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from tenantry.core.errors import ValidationFailed
+from tenantry.core.errors import TenantryError, ValidationFailed
 from tenantry.core.settings import Settings
 
 # One hashing thread per core, shared by every hasher of the process: argon2id is CPU- and
@@ -31,7 +33,8 @@ from tenantry.core.settings import Settings
 # the executor, so a thread that finishes takes the next one at once; with a limiter in front of
 # the general thread pool, the next hash started only once the busy event loop had run its waiter,
 # and the cores sat idle in between (the login benchmark showed it).
-_HASHING_THREADS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="hash")
+_HASHING_THREAD_COUNT = os.cpu_count() or 1
+_HASHING_THREADS = ThreadPoolExecutor(max_workers=_HASHING_THREAD_COUNT, thread_name_prefix="hash")
 
 _Args = TypeVarTuple("_Args")
 _Result = TypeVar("_Result")
@@ -46,6 +49,19 @@ class PasswordCheck(NamedTuple):
 
 
 _REFUSED = PasswordCheck(ok=False)
+
+
+class PasswordChecksBusy(TenantryError):
+    """No password-check slot came free within the wait; the server is overloaded with logins."""
+
+    status_code = 503
+    code = "temporarily_unavailable"  # RFC 6749's name for an overloaded authorization server
+    detail = "Too many sign-ins are being checked right now; retry later."
+
+
+def default_check_slots(pool_size: int) -> int:
+    """Twice the hashing threads (one hashing, one reading its user), at most half the pool."""
+    return max(1, min(2 * _HASHING_THREAD_COUNT, pool_size // 2))
 
 
 def _normalize(password: str) -> str:
@@ -75,6 +91,8 @@ class PasswordHasher:
         time_cost: int,
         parallelism: int,
         executor: Executor | None = None,
+        slots: int = 2 * _HASHING_THREAD_COUNT,
+        slot_wait_seconds: float = 10.0,
     ) -> None:
         self._argon2 = argon2.PasswordHasher(
             time_cost=time_cost,
@@ -86,6 +104,8 @@ class PasswordHasher:
         )
         self._executor = executor or _HASHING_THREADS
         self._dummy_hash: str | None = None
+        self._slots = asyncio.Semaphore(slots)
+        self._slot_wait = slot_wait_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -94,7 +114,29 @@ class PasswordHasher:
             memory_kib=settings.password_hash_memory_kib,
             time_cost=settings.password_hash_time_cost,
             parallelism=settings.password_hash_parallelism,
+            slots=settings.password_check_slots or default_check_slots(settings.database_pool_size),
+            slot_wait_seconds=settings.password_check_wait_seconds,
         )
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold one of the hasher's slots; `PasswordChecksBusy` when none comes free in time.
+
+        A login takes its turn before its first query and keeps it through the check. Logins
+        past the slots then queue here holding nothing, instead of each holding a pooled
+        database connection while it waits for a hashing thread: a flood of logins used to take
+        every connection, and every other request of every tenant failed until it passed.
+        """
+        try:
+            async with asyncio.timeout(self._slot_wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            retry_after = str(max(1, math.ceil(self._slot_wait)))
+            raise PasswordChecksBusy(headers={"Retry-After": retry_after}) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     async def hash(self, password: str) -> str:
         """An argon2id PHC string for the (normalised, never truncated) password."""

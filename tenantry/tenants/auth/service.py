@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.core.clock import utcnow
 from tenantry.core.observability.metrics import LOCKOUTS, LOGINS, REFRESH_REUSE, TOKENS_ISSUED
 from tenantry.core.security.opaque import digest_of, new_opaque_token
+from tenantry.core.security.passwords import PasswordCheck, PasswordChecksBusy
 from tenantry.core.security.tokens import InvalidToken, issue_access_token, verify_access_token
 from tenantry.tenants.audit.actions import AuditAction, AuditOutcome, AuditTarget
 from tenantry.tenants.audit.service import AuditContext, audit_service
@@ -67,30 +68,14 @@ class AuthService:
         only write, so committing cannot keep anything half-done.
         """
         granted_scope = resolve_scope(scope)
-        users = UserRepository(session)
-        user = await users.get_by_email(email) if email else None
+        try:
+            # Before the first query: logins queueing for the hasher hold no connection.
+            async with ctx.hasher.turn():
+                user, check = await self._check_password(session, ctx, audit, email, password)
+        except PasswordChecksBusy:
+            self._count_failed_login("busy", ctx)
+            raise
         now = utcnow()
-        if user is None or user.password_hash is None:
-            # Same work as a real check, so timing does not tell unknown users apart.
-            await ctx.hasher.verify_dummy(password)
-            self._count_failed_login("invalid_credentials", ctx)
-            # Never the typed identifier: people type passwords into the username field.
-            reason = "unknown_user" if user is None else "no_password"
-            await self._audit_login_failed(session, audit, reason, user)
-            raise InvalidGrant().keeping_changes()
-        if user.locked_until is not None and user.locked_until > now:
-            await ctx.hasher.verify_dummy(password)
-            self._count_failed_login("locked", ctx)
-            await self._audit_login_failed(session, audit, "locked", user)
-            raise InvalidGrant().keeping_changes()
-        check = await ctx.hasher.verify(user.password_hash, password)
-        if not check.ok:
-            await self._count_failure(session, ctx, audit, user, now)
-            raise InvalidGrant().keeping_changes()
-        if not user.is_active:
-            self._count_failed_login("disabled", ctx)
-            await self._audit_login_failed(session, audit, "disabled", user)
-            raise InvalidGrant().keeping_changes()
         tokens = await self._open_session(
             session, ctx, audit, user, granted_scope, client, now, check.new_hash
         )
@@ -203,6 +188,41 @@ class AuthService:
             details={"sessions_revoked": count},
         )
         return count
+
+    async def _check_password(
+        self,
+        session: AsyncSession,
+        ctx: IdentityContext,
+        audit: AuditContext,
+        email: str,
+        password: str,
+    ) -> tuple[User, PasswordCheck]:
+        """The user whose password this is, or `InvalidGrant` after the work of a real check."""
+        users = UserRepository(session)
+        user = await users.get_by_email(email) if email else None
+        now = utcnow()
+        if user is None or user.password_hash is None:
+            # Same work as a real check, so timing does not tell unknown users apart.
+            await ctx.hasher.verify_dummy(password)
+            self._count_failed_login("invalid_credentials", ctx)
+            # Never the typed identifier: people type passwords into the username field.
+            reason = "unknown_user" if user is None else "no_password"
+            await self._audit_login_failed(session, audit, reason, user)
+            raise InvalidGrant().keeping_changes()
+        if user.locked_until is not None and user.locked_until > now:
+            await ctx.hasher.verify_dummy(password)
+            self._count_failed_login("locked", ctx)
+            await self._audit_login_failed(session, audit, "locked", user)
+            raise InvalidGrant().keeping_changes()
+        check = await ctx.hasher.verify(user.password_hash, password)
+        if not check.ok:
+            await self._count_failure(session, ctx, audit, user, now)
+            raise InvalidGrant().keeping_changes()
+        if not user.is_active:
+            self._count_failed_login("disabled", ctx)
+            await self._audit_login_failed(session, audit, "disabled", user)
+            raise InvalidGrant().keeping_changes()
+        return user, check
 
     async def _open_session(
         self,
