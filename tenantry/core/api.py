@@ -52,3 +52,11 @@ CLIENT_ERRORS = error_responses("4XX")
 TENANT_ERRORS = error_responses(400, 403, 404, 410, 503)
 # Tenant routes that need an access token.
 AUTHENTICATED_ERRORS = error_responses(400, 401, 403, 404, 410, 503)
+# Routes that hash a password for anyone who asks wait for a turn, and give up after a while.
+PASSWORD_WORK_ERRORS: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorBody,
+        "description": "Too many password checks waiting (`temporarily_unavailable`; see "
+        "Retry-After), or the database is unavailable (`database_unavailable`)",
+    }
+}

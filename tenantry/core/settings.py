@@ -95,7 +95,8 @@ class Settings(BaseSettings):
     # Password grants that may hold a database connection at once: the rest wait for a turn
     # before their first query, so a flood of logins cannot take every pooled connection while it
     # queues for the hashing threads. None: twice the hashing threads, at most half the pool.
-    # Must be smaller than the pool. A login that waits longer than the wait answers 503.
+    # Must be smaller than the pool. Sign-ups take a turn for their hash too. One that waits
+    # longer than the wait answers 503.
     password_check_slots: int | None = Field(default=None, ge=1)
     password_check_wait_seconds: float = Field(default=10.0, gt=0)
 

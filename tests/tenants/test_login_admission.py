@@ -4,13 +4,15 @@ Each login keeps its pooled connection from its first query until it answers, an
 check sits in between. Without admission, every login waiting for a hashing thread held a
 connection, so a flood of logins (any tenant, no credentials needed) left no connection for
 anything else and every other request of every tenant failed with 503 `database_unavailable`.
-The hashing threads are held shut here with a gate, so the flood is as long as the test needs.
+Sign-ups hash for anyone who asks too, so they take a turn as well. The hashing threads are held
+shut here with a gate, so a flood lasts as long as the test needs.
 """
 
 import asyncio
 import os
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -20,8 +22,10 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from tenantry.core.database import Database
 from tenantry.core.security.passwords import PasswordHasher, default_check_slots
 from tenantry.core.settings import Settings
+from tenantry.tenants.users.repository import UserRepository
 from tests.fixtures.app import TenantFactory, client_for, running_app, runtime_of
 from tests.fixtures.identity import Account, UserFactory, login, token_request
 
@@ -147,6 +151,36 @@ async def test_a_login_that_waits_too_long_answers_503_and_retry_after(
         assert (await password_grant(client, account)).status_code == 200
         metrics = (await client.get("/metrics")).text
     assert 'tenantry_logins_total{outcome="busy",tenant=""}' in metrics
+    executor.shutdown()
+
+
+async def test_sign_ups_wait_for_a_turn_too(
+    small_pool_app: FastAPI,
+    make_tenant: TenantFactory,
+    make_user: UserFactory,
+    database: Database,
+) -> None:
+    tenant = await make_tenant(settings={"signup": "open"})
+    account = await make_user(tenant)
+    executor = gate_hashing(small_pool_app, slots=1, wait=0.3)
+    email = f"new-{uuid.uuid4().hex[:8]}@example.com"
+    async with client_for(small_pool_app) as client:
+        first = password_grant(client, account)
+        try:
+            await until(lambda: executor.submitted == 1)
+            refused = await client.post(
+                "/api/v1/auth/register",
+                json={"email": email, "password": "a long enough passphrase"},
+                headers={"X-Tenant": tenant.slug},
+            )
+        finally:
+            executor.gate.set()
+        assert (await first).status_code == 200
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "temporarily_unavailable"
+    assert executor.submitted == 1
+    async with database.tenant_session(tenant.schema) as session:
+        assert await UserRepository(session).get_by_email(email) is None
     executor.shutdown()
 
 

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import structlog
 from fastapi import APIRouter, BackgroundTasks, status
 
-from tenantry.core.api import API_V1, TENANT_ERRORS, error_responses
+from tenantry.core.api import API_V1, PASSWORD_WORK_ERRORS, TENANT_ERRORS, error_responses
 from tenantry.core.dependencies import TenantSession
 from tenantry.core.email import EmailDeliveryFailed, Mailer, OutgoingEmail
 from tenantry.tenants.accounts.schemas import (
@@ -33,7 +33,12 @@ async def deliver(mailer: Mailer, emails: Sequence[OutgoingEmail]) -> None:
             log.error("email.delivery_failed", subject=email.subject, error=str(exc))
 
 
-@router.post("/register", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+@router.post(
+    "/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=PASSWORD_WORK_ERRORS,
+)
 async def register(
     session: TenantSession,
     ctx: Identity,

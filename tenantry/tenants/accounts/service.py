@@ -48,8 +48,10 @@ class AccountService:
             check_common=ctx.settings.password_check_common,
             context=password_context(body.email),
         )
-        # Hash before looking the address up, so both branches cost the same.
-        password_hash = await ctx.hasher.hash(body.password)
+        # Hash before looking the address up, so both branches cost the same. Anyone may ask for
+        # this hash, so it waits for a turn like a login, and a flood of sign-ups is shed.
+        async with ctx.hasher.turn():
+            password_hash = await ctx.hasher.hash(body.password)
         users = UserRepository(session)
         if await users.get_by_email(body.email) is not None:
             log.info("account.register_existing")

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Form, status
 from fastapi.responses import JSONResponse, Response
 
-from tenantry.core.api import API_V1, TENANT_ERRORS, ErrorBody, error_responses
+from tenantry.core.api import API_V1, PASSWORD_WORK_ERRORS, TENANT_ERRORS, error_responses
 from tenantry.core.dependencies import TenantSession
 from tenantry.tenants.audit.service import Audit
 from tenantry.tenants.auth.context import Client, Identity
@@ -23,11 +23,7 @@ _OAUTH_ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": OAuthErrorBody, "description": "RFC 6749 error"},
     401: {"model": OAuthErrorBody, "description": "invalid_client"},
     429: {"description": "Too many attempts from this address; see Retry-After"},
-    503: {
-        "model": ErrorBody,
-        "description": "Too many password checks waiting (`temporarily_unavailable`; see "
-        "Retry-After), or the database is unavailable (`database_unavailable`)",
-    },
+    **PASSWORD_WORK_ERRORS,
 }
 
 
