@@ -33,6 +33,7 @@ class Options:
     warmup: float
     connections: int
     login_connections: int
+    flood_connections: int
     threads: int
     login_users: int
     token_users: int
@@ -104,12 +105,14 @@ class Bench:
         environment: Mapping[str, str] | None = None,
         warmup_environment: Mapping[str, str] | None = None,
         prime: Request | None = None,
+        quiet: bool = True,
     ) -> WrkResult:
         """A warm-up run (discarded), then the measured run, optionally under py-spy.
 
         `script` is a wrk script in lua/, given `environment` (`warmup_environment` for the
         warm-up, when the two runs need different data, such as refresh tokens that a run uses
-        up). `prime` is the request sent alone first, `requests[0]` unless given.
+        up). `prime` is the request sent alone first, `requests[0]` unless given. `quiet=False`
+        measures at once, for a run beside load the scenario makes itself.
         """
         requests_file = write_requests(self.workdir / f"{label}.requests", requests)
         self._prime(label, server, prime or requests[0])
@@ -125,7 +128,8 @@ class Bench:
             warm = run(self.options.warmup, warmup_environment or environment)
             if warm.failed:
                 self.notes.append(f"{label} warm-up had errors: {warm.error_summary()}")
-        self.wait_until_quiet(label)
+        if quiet:
+            self.wait_until_quiet(label)
         print(f"  {label}: measuring {self.options.duration:.0f} s ...")
         collections = gc_snapshot(server)
         with self._profiling(label, server), CpuMeter(server.pid, self.postmaster_pid) as meter:

@@ -68,6 +68,11 @@ def parse_options(argv: list[str] | None) -> Options:
     add("--warmup", type=float, help="seconds of warm-up before each run (BENCH_WARMUP, 3)")
     add("--connections", type=int, help="connections for reads (BENCH_CONNECTIONS, 32)")
     add("--login-connections", type=int, help="for login (BENCH_LOGIN_CONNECTIONS, 8)")
+    add(
+        "--flood-connections",
+        type=int,
+        help="login connections of the login_flood scenario (BENCH_FLOOD_CONNECTIONS, 400)",
+    )
     add("--threads", type=int, help="wrk threads (BENCH_THREADS, 1)")
     add("--login-users", type=int, default=256, help="users the logins rotate over (256)")
     add("--token-users", type=int, default=16, help="users whose tokens the reads rotate (16)")
@@ -110,6 +115,7 @@ def parse_options(argv: list[str] | None) -> Options:
         warmup=pick(args.warmup, "BENCH_WARMUP", 1 if quick else 3),
         connections=int(pick(args.connections, "BENCH_CONNECTIONS", 32)),
         login_connections=int(pick(args.login_connections, "BENCH_LOGIN_CONNECTIONS", 8)),
+        flood_connections=int(pick(args.flood_connections, "BENCH_FLOOD_CONNECTIONS", 400)),
         threads=int(pick(args.threads, "BENCH_THREADS", 1)),
         login_users=args.login_users,
         token_users=args.token_users,

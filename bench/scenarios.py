@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench import fleet
 from bench.baseline_app import BASELINE_PATH, BASELINE_TOKEN_PATH
+from bench.flood import login_flood
 from bench.harness import (
     ME_PATH,
     TOKEN_PATH,
@@ -572,4 +573,5 @@ SCENARIOS: dict[str, Scenario] = {
     "users_me": users_me,
     "list_users": list_users,
     "tenants": tenants,
+    "login_flood": login_flood,
 }
