@@ -13,14 +13,12 @@ their rate alone (the flood's hashes take the cores, so it is well under 1 by de
 
 import threading
 import time
-import urllib.parse
 
 from bench.harness import ME_PATH, TOKEN_PATH, Bench, fetch_access_token
 from bench.report import Row
 from bench.wrk import Request, WrkResult, run_wrk, write_requests
 
 READ_CONNECTIONS = 8
-FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def login_flood(bench: Bench) -> list[Row]:
@@ -32,17 +30,7 @@ def login_flood(bench: Bench) -> list[Row]:
         for user in seed.users[: options.token_users]
     ]
     reads = [Request("GET", ME_PATH, bench.headers(Authorization=f"Bearer {t}")) for t in tokens]
-    logins = [
-        Request(
-            "POST",
-            TOKEN_PATH,
-            bench.headers(**{"Content-Type": FORM_TYPE}),
-            urllib.parse.urlencode(
-                {"grant_type": "password", "username": user.email, "password": seed.password}
-            ),
-        )
-        for user in seed.users[: options.login_users]
-    ]
+    logins = bench.password_grants()
     alone = bench.measure("flood-reads-alone", server, reads, READ_CONNECTIONS)
     # The flood starts first and outlasts the reads' warm-up and measured run on both ends.
     lead = max(options.warmup, 5.0)

@@ -24,6 +24,7 @@ from bench.wrk import Request, WrkResult, run_wrk, write_requests
 TOKEN_PATH = "/api/v1/oauth/token"  # noqa: S105 - a path, not a secret
 ME_PATH = "/api/v1/users/me"
 USERS_PATH = "/api/v1/users"
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,20 @@ class Bench:
 
     def headers(self, **extra: str) -> dict[str, str]:
         return {"X-Tenant": self.seed.tenant_slug, **extra}
+
+    def password_grants(self) -> list[Request]:
+        """One password grant with the right password per seeded user that logins rotate over."""
+        headers = self.headers(**{"Content-Type": FORM_TYPE})
+        form = {"grant_type": "password", "password": self.seed.password}
+        return [
+            Request(
+                "POST",
+                TOKEN_PATH,
+                headers,
+                urllib.parse.urlencode({**form, "username": user.email}),
+            )
+            for user in self.seed.users[: self.options.login_users]
+        ]
 
     def measure(
         self,
@@ -266,7 +281,7 @@ def fetch_tokens(server: UvicornServer, tenant: str, email: str, password: str) 
     form = urllib.parse.urlencode(
         {"grant_type": "password", "username": email, "password": password}
     )
-    headers = {"X-Tenant": tenant, "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {"X-Tenant": tenant, "Content-Type": FORM_TYPE}
     status, body = fetch(server, Request("POST", TOKEN_PATH, headers, form))
     if status != 200:
         raise RuntimeError(f"the password grant for {email} answered HTTP {status}: {body[:200]!r}")

@@ -10,7 +10,6 @@ import os
 import random
 import statistics
 import time
-import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ from bench import fleet
 from bench.baseline_app import BASELINE_PATH, BASELINE_TOKEN_PATH
 from bench.flood import login_flood
 from bench.harness import (
+    FORM_TYPE,
     ME_PATH,
     TOKEN_PATH,
     USERS_PATH,
@@ -41,7 +41,6 @@ LIST_RATIO_GOAL = 0.60  # authenticated reads: at least 60% of the bare baseline
 LIST_LIMIT = 50
 TENANTS_P99_GOAL = 1.5  # p99 at the most tenants within 1.5x of p99 at the fewest
 
-FORM_TYPE = "application/x-www-form-urlencoded"
 REFRESH_FORM = "grant_type=refresh_token&refresh_token="  # refresh.lua appends the token
 SIGN_IN_WORKERS = 4
 PRIME_WORKERS = 8
@@ -112,16 +111,7 @@ def login(bench: Bench) -> list[Row]:
         )
         return times, rate
 
-    form = {"grant_type": "password", "password": seed.password}
-    requests = [
-        Request(
-            "POST",
-            TOKEN_PATH,
-            bench.headers(**{"Content-Type": "application/x-www-form-urlencoded"}),
-            urllib.parse.urlencode({**form, "username": user.email}),
-        )
-        for user in seed.users[: bench.options.login_users]
-    ]
+    requests = bench.password_grants()
     connections = bench.options.login_connections
     # ceiling, login, ceiling, login, ... ceiling: each login run is compared with the mean of
     # the ceilings measured right before and right after it.
