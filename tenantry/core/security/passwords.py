@@ -35,6 +35,8 @@ from tenantry.core.settings import Settings
 # and the cores sat idle in between (the login benchmark showed it).
 _HASHING_THREAD_COUNT = os.cpu_count() or 1
 _HASHING_THREADS = ThreadPoolExecutor(max_workers=_HASHING_THREAD_COUNT, thread_name_prefix="hash")
+# Password checks let in at once: per hashing thread, one hashing and one reading its user.
+_CHECK_SLOTS = 2 * _HASHING_THREAD_COUNT
 
 _Args = TypeVarTuple("_Args")
 _Result = TypeVar("_Result")
@@ -60,8 +62,8 @@ class PasswordChecksBusy(TenantryError):
 
 
 def default_check_slots(pool_size: int) -> int:
-    """Twice the hashing threads (one hashing, one reading its user), at most half the pool."""
-    return max(1, min(2 * _HASHING_THREAD_COUNT, pool_size // 2))
+    """Twice the hashing threads, at most half the pool."""
+    return max(1, min(_CHECK_SLOTS, pool_size // 2))
 
 
 def _normalize(password: str) -> str:
@@ -91,7 +93,7 @@ class PasswordHasher:
         time_cost: int,
         parallelism: int,
         executor: Executor | None = None,
-        slots: int = 2 * _HASHING_THREAD_COUNT,
+        slots: int = _CHECK_SLOTS,
         slot_wait_seconds: float = 10.0,
     ) -> None:
         self._argon2 = argon2.PasswordHasher(
