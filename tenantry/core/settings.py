@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     # `tenantry serve` lets in-flight requests finish for this long after SIGTERM; keep it under
     # the pod's terminationGracePeriodSeconds.
     shutdown_timeout_seconds: int = Field(default=20, ge=1)
+    # With --workers N, uvicorn's supervisor pings each worker and replaces one that does not
+    # answer within this many seconds. A new worker answers only once it has imported the app,
+    # which takes seconds on a CPU-throttled pod; uvicorn's own 5 s killed workers mid-start.
+    worker_healthcheck_timeout_seconds: int = Field(default=30, ge=1)
 
     # Control plane: how long a tenant marked for deletion waits before `purge` may drop it.
     tenant_deletion_grace_hours: float = Field(default=72.0, ge=0)

@@ -168,7 +168,9 @@ async def test_prometheus_scrapes_the_service(
             async def app_ready() -> bool | None:
                 return (await app.get("/readyz")).status_code == 200 or None
 
-            await eventually(app_ready, "the service to be ready", within=20)
+            await eventually(app_ready, "the service to be ready", within=30)
+            # uvicorn's supervisor once killed workers that were still importing the app.
+            assert "died" not in app_log.read_text(), "a worker was replaced during start-up"
             for _ in range(HEALTHZ_CALLS):
                 assert (await app.get("/healthz")).status_code == 200
             for _ in range(2):

@@ -74,6 +74,7 @@ def serve(
             # On SIGTERM: stop accepting, let in-flight requests finish for this long, then run
             # the lifespan shutdown (LISTEN connection, pool).
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+            timeout_worker_healthcheck=settings.worker_healthcheck_timeout_seconds,
         )
     finally:
         worker_stopped()  # with several workers, this is the supervisor's own metrics file
