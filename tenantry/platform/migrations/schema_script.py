@@ -16,6 +16,7 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateTable, ExecutableDDLElement
 
+from tenantry.core.database import count_schema_change
 from tenantry.core.models import TENANT_SCHEMA, TenantBase
 from tenantry.platform.migrations.alembic_runner import tenant_head
 from tenantry.tenants import models as tenant_models
@@ -75,3 +76,4 @@ async def create_tenant_schema(connection: AsyncConnection, schema: str) -> None
     # asyncpg's execute() without arguments uses the simple query protocol: one round trip for
     # a multi-statement script, which the prepared-statement path SQLAlchemy uses cannot do.
     await raw.driver_connection.execute(tenant_schema_script(schema))  # type: ignore[union-attr]
+    await count_schema_change(connection)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import DropSchema
 
 from tenantry.core.clock import utcnow
+from tenantry.core.database import count_schema_change
 from tenantry.core.observability.metrics import TENANT_EVENTS
 from tenantry.core.tenancy.context import PLATFORM_TENANT_SLUG, TenantStatus
 from tenantry.platform.tenants.domains import add_domains, check_hostname
@@ -218,6 +219,7 @@ class TenantLifecycle:
         connection = await session.connection()
         # The name comes from the tenant's id (tenant_<hex>), never from input.
         await connection.execute(DropSchema(record.schema_name, cascade=True))
+        await count_schema_change(connection)
         await TenantRepository(session).delete(record.id)
         await session.flush()
         _event(
