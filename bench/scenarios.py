@@ -488,8 +488,14 @@ def _spread_over(
     if any(run.failed for run in runs):
         result = next(run for run in runs if run.failed)
     rss = resident_memory_mib(server.pid)
-    failed = sum(number for status, number in statuses.items() if not 200 <= status < 300)
-    primed_all = "all 2xx" if not failed else f"**{failed} not 2xx**"
+    failures = {status: n for status, n in sorted(statuses.items()) if not 200 <= status < 300}
+    primed_all = (
+        f"**{sum(failures.values())} not 2xx: "
+        + ", ".join(f"{_status_name(status)} x{n}" for status, n in failures.items())
+        + "**"
+        if failures
+        else "all 2xx"
+    )
     return result, (
         f"warm-up covered every tenant: a priming pass sent one request per tenant "
         f"({PRIME_WORKERS} at a time, {primed:.1f} s, {primed_all}), then the wrk warm-up; "
@@ -497,6 +503,10 @@ def _spread_over(
         f"{len(order) // count} times{rounds}; server RSS after the runs: "
         + (f"{rss:.0f} MiB" if rss is not None else "unknown")
     )
+
+
+def _status_name(status: int) -> str:
+    return f"HTTP {status}" if status else "socket error or timeout"
 
 
 def _prime_each(server: UvicornServer, requests: list[Request]) -> Counter[int]:
