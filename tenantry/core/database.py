@@ -162,7 +162,7 @@ async def count_schema_change(connection: AsyncConnection) -> None:
     in PostgreSQL's relcache.c) scans that whole cache when it ends. Provisioning touches about
     50, so each tenant a backend provisioned made its next one slower: one connection
     provisioning tenant after tenant went from 36 ms a tenant to 94 ms within 2,000. A new
-    backend costs a connection and cold catalog caches, about 10 ms here, which is why it is not
+    backend costs a connection and cold catalog caches, 10-15 ms here, which is why it is not
     done after every schema.
     """
     raw = await connection.get_raw_connection()
