@@ -31,7 +31,7 @@ from bench.harness import (
 )
 from bench.report import Row
 from bench.servers import UvicornServer
-from bench.wrk import Request, WrkResult
+from bench.wrk import Request, WrkResult, not_2xx
 from tenantry.core.security.passwords import PasswordHasher
 from tenantry.core.settings import Settings
 
@@ -488,14 +488,8 @@ def _spread_over(
     if any(run.failed for run in runs):
         result = next(run for run in runs if run.failed)
     rss = resident_memory_mib(server.pid)
-    failures = {status: n for status, n in sorted(statuses.items()) if not 200 <= status < 300}
-    primed_all = (
-        f"**{sum(failures.values())} not 2xx: "
-        + ", ".join(f"{_status_name(status)} x{n}" for status, n in failures.items())
-        + "**"
-        if failures
-        else "all 2xx"
-    )
+    failed = sum(number for status, number in statuses.items() if not 200 <= status < 300)
+    primed_all = f"**{failed} not 2xx: {', '.join(not_2xx(statuses))}**" if failed else "all 2xx"
     return result, (
         f"warm-up covered every tenant: a priming pass sent one request per tenant "
         f"({PRIME_WORKERS} at a time, {primed:.1f} s, {primed_all}), then the wrk warm-up; "
@@ -503,10 +497,6 @@ def _spread_over(
         f"{len(order) // count} times{rounds}; server RSS after the runs: "
         + (f"{rss:.0f} MiB" if rss is not None else "unknown")
     )
-
-
-def _status_name(status: int) -> str:
-    return f"HTTP {status}" if status else "socket error or timeout"
 
 
 def _prime_each(server: UvicornServer, requests: list[Request]) -> Counter[int]:

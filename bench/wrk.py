@@ -15,6 +15,16 @@ LUA_DIR = Path(__file__).resolve().parent / "lua"
 RESULT_MARKER = "BENCH_RESULT "
 
 
+def not_2xx(statuses: Mapping[int, int]) -> list[str]:
+    """`HTTP 503 x2` for each status that was not 2xx, in order; status 0 is a request that got
+    no answer (a socket error or a timeout)."""
+    return [
+        f"HTTP {status} x{count}" if status else f"socket error or timeout x{count}"
+        for status, count in sorted(statuses.items())
+        if not 200 <= status < 300
+    ]
+
+
 @dataclass(frozen=True)
 class Request:
     """One request a wrk script replays; the body, when any, is sent as is."""
@@ -69,11 +79,7 @@ class WrkResult:
         if not self.error_count:
             return "0"
         parts = [f"{k} {v}" for k, v in self.socket_errors.items() if k != "status" and v]
-        parts += [
-            f"HTTP {status} x{count}"
-            for status, count in sorted(self.statuses.items())
-            if not 200 <= status < 300
-        ]
+        parts += not_2xx(self.statuses)
         return f"{self.error_count} ({', '.join(parts)})"
 
     @classmethod
