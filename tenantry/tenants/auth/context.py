@@ -5,8 +5,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tenantry.core.dependencies import CurrentTenant, RuntimeDep
+from tenantry.core.dependencies import CurrentTenant
 from tenantry.core.email import Mailer
+from tenantry.core.runtime import Runtime, runtime_of
 from tenantry.core.security.keys import KeySet
 from tenantry.core.security.passwords import PasswordHasher
 from tenantry.core.settings import Settings
@@ -41,7 +42,7 @@ class IdentityContext:
     tenant_labels: bool = False
 
 
-def identity_context(runtime: RuntimeDep, tenant: CurrentTenant) -> IdentityContext:
+def identity_context(runtime: Runtime, tenant: Tenant) -> IdentityContext:
     return IdentityContext(
         tenant=tenant,
         settings=tenant_settings(tenant),
@@ -54,7 +55,8 @@ def identity_context(runtime: RuntimeDep, tenant: CurrentTenant) -> IdentityCont
     )
 
 
-async def client_info(request: Request) -> ClientInfo:
+def client_of(request: Request) -> ClientInfo:
+    """The caller's address and user agent (cut to what the session row keeps)."""
     user_agent = request.headers.get("user-agent")
     return ClientInfo(
         ip_address=request.client.host if request.client else None,
@@ -62,8 +64,15 @@ async def client_info(request: Request) -> ClientInfo:
     )
 
 
-async def request_identity(runtime: RuntimeDep, tenant: CurrentTenant) -> IdentityContext:
-    return identity_context(runtime, tenant)
+async def request_identity(request: Request, tenant: CurrentTenant) -> IdentityContext:
+    # The runtime straight from the request, not as a sub-dependency (see
+    # tenantry.core.dependencies): a login solves this. `tenant` stays declared: it is how a
+    # route's dependency graph says it is tenant-bound.
+    return identity_context(runtime_of(request), tenant)
+
+
+async def client_info(request: Request) -> ClientInfo:
+    return client_of(request)
 
 
 Identity = Annotated[IdentityContext, Depends(request_identity)]

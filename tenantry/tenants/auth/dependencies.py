@@ -12,12 +12,12 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from tenantry.core.clock import utcnow
-from tenantry.core.dependencies import RuntimeDep, TenantSession, tenant_of
+from tenantry.core.dependencies import TenantSession, tenant_of
 from tenantry.core.errors import TooManyRequests, Unauthorized
 from tenantry.core.observability.metrics import RATE_LIMITED
 from tenantry.core.runtime import runtime_of
 from tenantry.core.security.tokens import AccessTokenClaims, InvalidToken, verify_access_token
-from tenantry.tenants.auth.context import Client, issuer_for
+from tenantry.tenants.auth.context import client_of, issuer_for
 from tenantry.tenants.users.models import User
 from tenantry.tenants.users.repository import UserRepository
 
@@ -65,10 +65,13 @@ async def current_user(claims: CurrentClaims, session: TenantSession) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-async def throttle_token_endpoint(runtime: RuntimeDep, client: Client) -> None:
+async def throttle_token_endpoint(request: Request) -> None:
     """Per-IP throttling of credential guessing; shared across replicas when Redis is set."""
+    runtime = runtime_of(request)
     decision = await runtime.limiter.hit(
-        runtime.settings.rate_limit_token_endpoint, "token", client.ip_address or "unknown"
+        runtime.settings.rate_limit_token_endpoint,
+        "token",
+        client_of(request).ip_address or "unknown",
     )
     if not decision.allowed:
         RATE_LIMITED.labels(scope="token").inc()

@@ -12,7 +12,7 @@ from tenantry.tenants.audit.service import Audit
 from tenantry.tenants.auth.context import Client, Identity
 from tenantry.tenants.auth.dependencies import CurrentClaims, throttle_token_endpoint
 from tenantry.tenants.auth.oauth import NO_STORE, InvalidRequest, UnsupportedGrantType
-from tenantry.tenants.auth.schemas import OAuthErrorBody, TokenResponse
+from tenantry.tenants.auth.schemas import OAuthErrorBody, TokenRequest, TokenResponse
 from tenantry.tenants.auth.service import IssuedTokens, auth_service
 from tenantry.tenants.roles.dependencies import SelfService
 
@@ -54,37 +54,29 @@ async def token(
     ctx: Identity,
     audit: Audit,
     client: Client,
-    grant_type: OptionalField = None,
-    username: OptionalField = None,
-    password: OptionalField = None,
-    refresh_token: OptionalField = None,
-    scope: OptionalField = None,
-    client_id: OptionalField = None,
+    form: Annotated[TokenRequest, Form()],
 ) -> JSONResponse:
     """Issue tokens: `grant_type=password` (username is the email) or `refresh_token`."""
-    # Parameters are checked here rather than by FastAPI, so that a missing one answers in the
-    # RFC 6749 form (400 invalid_request) instead of a generic 422. Public clients only for now:
-    # `client_id` is accepted and not checked.
-    del client_id
-    if grant_type == "password":
+    # Parameters are checked here rather than by FastAPI (see `TokenRequest`).
+    if form.grant_type == "password":
         tokens = await auth_service.password_grant(
             session,
             ctx,
             audit,
-            email=_required(username, "username"),
-            password=_required(password, "password"),
-            scope=scope,
+            email=_required(form.username, "username"),
+            password=_required(form.password, "password"),
+            scope=form.scope,
             client=client,
         )
-    elif grant_type == "refresh_token":
+    elif form.grant_type == "refresh_token":
         tokens = await auth_service.refresh_grant(
             session,
             ctx,
             audit,
-            refresh_token=_required(refresh_token, "refresh_token"),
-            scope=scope,
+            refresh_token=_required(form.refresh_token, "refresh_token"),
+            scope=form.scope,
         )
-    elif grant_type is None:
+    elif form.grant_type is None:
         raise InvalidRequest("The grant_type parameter is required.")
     else:
         raise UnsupportedGrantType()
