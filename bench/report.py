@@ -4,6 +4,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -104,7 +105,8 @@ def machine_facts(postgres_version: str, wrk_version: str) -> dict[str, str]:
     return {
         "cpu": f"{os.cpu_count()} x {cpu_model()}",
         "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
+        # The build matters as much as the version: see `make bench` in the Makefile.
+        "python": f"{platform.python_version()} ({os.path.realpath(sys.executable)})",
         "postgresql": postgres_version,
         "load generator": f"{wrk_version}, on the same cores as the server and PostgreSQL",
         "commit": git_revision(),
