@@ -1,5 +1,6 @@
 """Cached tenant look-ups, invalidated across replicas by `LISTEN/NOTIFY`."""
 
+import json
 from typing import Protocol
 
 from cachetools import TTLCache
@@ -22,8 +23,10 @@ class TenantDirectory:
     """Answers "which tenant is this?" from a bounded cache in front of a `TenantSource`.
 
     Negative answers are cached too (a flood of unknown slugs must not become a flood of queries);
-    creating a tenant sends a notification that clears them. The cache is bypassed whenever the
-    listener is down, so a suspension can never be missed for longer than the reconnect.
+    creating a tenant sends a notification that clears them. A notification names the slugs and
+    hostnames that changed (platform migration 0004), and only those entries go; one that names
+    nothing readable clears the cache. The cache is bypassed whenever the listener is down, so a
+    suspension can never be missed for longer than the reconnect.
     """
 
     def __init__(
@@ -35,12 +38,21 @@ class TenantDirectory:
         # Bumped on every invalidation, so a look-up that raced a change never caches stale data.
         self._generation = 0
         if listener is not None:
-            listener.subscribe(TENANTS_CHANNEL, lambda _payload: self.invalidate())
+            listener.subscribe(TENANTS_CHANNEL, self._changed)
             listener.on_reconnect(self.invalidate)
 
     def invalidate(self) -> None:
         self._generation += 1
         self._cache.clear()
+
+    def _changed(self, payload: str) -> None:
+        keys = changed_keys(payload)
+        if keys is None:
+            self.invalidate()
+            return
+        self._generation += 1
+        for key in keys:
+            self._cache.pop(key, None)
 
     @property
     def _trusted(self) -> bool:
@@ -66,3 +78,20 @@ class TenantDirectory:
         if trusted and generation == self._generation:
             self._cache[key] = tenant
         return tenant
+
+
+def changed_keys(payload: str) -> list[tuple[str, str]] | None:
+    """The cache keys a registry notification names; None when it names nothing readable."""
+    try:
+        changed = json.loads(payload)
+    except ValueError:
+        return None  # revision 0001's table name, or a payload too long for NOTIFY
+    if not isinstance(changed, dict):
+        return None
+    keys: list[tuple[str, str]] = []
+    for field, kind in (("slugs", "slug"), ("hostnames", "domain")):
+        values = changed.get(field)
+        if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+            return None
+        keys.extend((kind, value) for value in values)
+    return keys
