@@ -526,7 +526,8 @@ def _tenant_rows(
         f"{settings.database_statement_cache_size} per connection (one text per query for all "
         f"tenants, each transaction bound to its schema by SET LOCAL search_path), pool "
         f"{settings.database_pool_size} + {settings.database_max_overflow}, a tenant's session "
-        "preferring the idle connection that served it before"
+        "preferring the idle connection that served it before, a backend replaced after "
+        f"{settings.database_schemas_per_backend} tenant schemas"
     )
     rows = []
     for position, (count, result, note) in enumerate(measured):

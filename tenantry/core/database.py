@@ -48,24 +48,45 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         },
     )
     ping_idle_connections(engine, settings.database_ping_after_idle_seconds)
-    bind_search_path_per_transaction(engine)
+    bind_search_path_per_transaction(
+        engine, schemas_per_backend=settings.database_schemas_per_backend
+    )
     return engine
 
 
 _SEARCH_PATH = "tenantry_tenant_schema"  # the execution option `Database.tenant_engine` sets
+_SCHEMAS_SERVED = "tenantry_schemas_served"
 
 
-def bind_search_path_per_transaction(engine: AsyncEngine) -> None:
-    """Each transaction's BEGIN binds the schema of the engine that began it, or none.
+def bind_search_path_per_transaction(engine: AsyncEngine, *, schemas_per_backend: int) -> None:
+    """Each transaction's BEGIN binds the schema of the engine that began it, or none; a pooled
+    connection that has served more than `schemas_per_backend` tenant schemas gets a new backend
+    at its next checkout (the open transaction goes on and ends as usual).
 
-    See pgconnection for how, and why it cannot leak into another transaction.
+    See pgconnection for the binding, and why it cannot leak into another transaction. The term
+    bounds PostgreSQL's memory: a backend keeps relation- and catalog-cache entries for every
+    table and index it touched, for as long as it lives. Measured on PostgreSQL 15 (one
+    connection, one query joining `users` and `sessions` in each of 400 tenant schemas): the
+    backend's CacheMemoryContext grew from 1 MiB to 24 MiB, about 60 KiB a schema, and the
+    service touches more tables than that. At 5,000 tenants and 30 pooled connections, that
+    was several GiB of server memory. The tenant-affine pool keeps most tenants on the same few
+    connections, so a backend reaches the term only when load spills a tenant elsewhere.
     """
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:
-        driver = connection.connection.driver_connection
-        if isinstance(driver, TenantryConnection):
-            driver.bind_search_path(connection.get_execution_options().get(_SEARCH_PATH))
+        pooled = connection.connection
+        driver = pooled.driver_connection
+        if not isinstance(driver, TenantryConnection):
+            return
+        schema = connection.get_execution_options().get(_SEARCH_PATH)
+        driver.bind_search_path(schema)
+        if schema is not None:
+            # `info` belongs to the pooled connection and is emptied when its backend is replaced.
+            served: set[str] = pooled.info.setdefault(_SCHEMAS_SERVED, set())
+            served.add(schema)
+            if len(served) > schemas_per_backend:
+                pooled.invalidate(soft=True)
 
 
 _RETURNED_AT = "tenantry_returned_at"

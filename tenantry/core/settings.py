@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=10, ge=0)
     database_pool_timeout: float = Field(default=5.0, gt=0)
     database_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    # Tenant schemas one PostgreSQL backend may serve before the pool replaces it: a backend
+    # keeps catalog caches for every relation it touched, for life (tenantry.core.database).
+    database_schemas_per_backend: int = Field(default=500, ge=1)
     # Prepared statements kept per connection (least recently used dropped first). Every tenant
     # shares one statement text per query (tenantry.core.pgconnection), so this is sized by the
     # API's queries, not by the number of tenants: the test suite sends 325 distinct tenant
