@@ -68,9 +68,9 @@ def bind_search_path_per_transaction(engine: AsyncEngine, *, schemas_per_backend
     table and index it touched, for as long as it lives. Measured on PostgreSQL 15 (one
     connection, one query joining `users` and `sessions` in each of 400 tenant schemas): the
     backend's CacheMemoryContext grew from 1 MiB to 24 MiB, about 60 KiB a schema, and the
-    service touches more tables than that. At 5,000 tenants and 30 pooled connections, that
-    was several GiB of server memory. The tenant-affine pool keeps most tenants on the same few
-    connections, so a backend reaches the term only when load spills a tenant elsewhere.
+    service touches more tables than that. Extrapolated to 5,000 tenants and 30 pooled
+    connections, several GiB of server memory. The tenant-affine pool keeps most tenants on the
+    same few connections, so a backend reaches the term only when load spills a tenant elsewhere.
     """
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -7,8 +7,8 @@ other tenant's next request a registry query again. A row trigger now sends
 custom domains (a suspension must reach requests that arrive by custom domain too), or the old
 and new hostname of a domain row. Replicas drop those keys alone (`TenantDirectory`); a payload
 they cannot read, such as 0001's table name, still drops everything, so replicas of either
-version stay correct while a deployment rolls. A payload over NOTIFY's 8,000 bytes (a tenant with
-hundreds of domains) falls back to the table's name.
+version stay correct while a deployment rolls. A payload over NOTIFY's 8,000 bytes (more domains
+than the API lets a tenant have) falls back to the table's name.
 
 Revision ID: 0004
 Revises: 0003
