@@ -8,14 +8,19 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text, update
+from sqlalchemy import text
 
 from tenantry.core.database import Database, create_engine
 from tenantry.core.settings import Settings
 from tenantry.core.tenancy.context import Tenant, TenantStatus
-from tenantry.platform.tenants.models import TenantDomain, TenantRecord
 from tenantry.tenants.users.models import User
-from tests.fixtures.app import TenantFactory, client_for, running_app
+from tests.fixtures.app import (
+    TenantFactory,
+    add_tenant_domain,
+    client_for,
+    running_app,
+    set_tenant_status,
+)
 from tests.fixtures.probe import install_probe
 
 
@@ -28,13 +33,6 @@ async def probe(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def add_user(database: Database, tenant: Tenant, user_id: uuid.UUID, email: str) -> None:
     async with database.tenant_transaction(tenant.schema) as session:
         session.add(User(id=user_id, email=email))
-
-
-async def set_status(database: Database, tenant: Tenant, status: TenantStatus) -> None:
-    async with database.platform_transaction() as session:
-        await session.execute(
-            update(TenantRecord).where(TenantRecord.id == tenant.id).values(status=status.value)
-        )
 
 
 async def test_same_primary_key_in_ten_tenants_never_crosses(
@@ -114,8 +112,7 @@ async def test_custom_domain_selects_the_tenant(
     probe: httpx.AsyncClient, tenant: Tenant, database: Database
 ) -> None:
     hostname = f"login.{tenant.slug}.example.org"
-    async with database.platform_transaction() as session:
-        session.add(TenantDomain(hostname=hostname, tenant_id=tenant.id))
+    await add_tenant_domain(database, tenant, hostname)
     user_id = uuid.uuid4()
     await add_user(database, tenant, user_id, "custom@example.com")
     response = await probe.get(f"/api/v1/_probe/users/{user_id}", headers={"Host": hostname})
@@ -179,7 +176,7 @@ async def test_tenant_not_serving_fails_closed(
     await add_user(database, tenant, user_id, "x@example.com")
     url = f"/api/v1/_probe/users/{user_id}"
     assert (await probe.get(url, headers={"X-Tenant": tenant.slug})).status_code == 200
-    await set_status(database, tenant, status)
+    await set_tenant_status(database, tenant, status)
     # The change reaches the cache by NOTIFY after the commit: allow the documented second.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 1.0
@@ -203,7 +200,7 @@ async def test_suspension_reaches_a_second_instance_within_a_second(
         assert (
             await http.get(url, headers=headers)
         ).status_code == 200  # now cached on the replica
-        await set_status(database, tenant, TenantStatus.SUSPENDED)
+        await set_tenant_status(database, tenant, TenantStatus.SUSPENDED)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 1.0
         status = 200

@@ -5,16 +5,16 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, text
 
 from tenantry.core.database import Database
 from tenantry.core.notify import PgListener, asyncpg_dsn
 from tenantry.core.settings import Settings
 from tenantry.core.tenancy.context import Tenant, TenantStatus
 from tenantry.core.tenancy.directory import TENANTS_CHANNEL, TenantDirectory, changed_keys
-from tenantry.platform.tenants.models import TenantDomain, TenantRecord
+from tenantry.platform.tenants.models import TenantDomain
 from tenantry.platform.tenants.repository import RegistryTenantSource
-from tests.fixtures.app import TenantFactory
+from tests.fixtures.app import TenantFactory, add_tenant_domain, set_tenant_status
 
 
 class CountingSource:
@@ -83,18 +83,6 @@ async def settle(listener: PgListener, database: Database) -> None:
     await asyncio.wait_for(arrived.wait(), 5)
 
 
-async def set_status(database: Database, tenant: Tenant, status: TenantStatus) -> None:
-    async with database.platform_transaction() as session:
-        await session.execute(
-            update(TenantRecord).where(TenantRecord.id == tenant.id).values(status=status.value)
-        )
-
-
-async def add_domain(database: Database, tenant: Tenant, hostname: str) -> None:
-    async with database.platform_transaction() as session:
-        session.add(TenantDomain(hostname=hostname, tenant_id=tenant.id))
-
-
 async def test_suspending_one_tenant_keeps_the_others_cached(
     directory: TenantDirectory,
     source: CountingSource,
@@ -103,14 +91,14 @@ async def test_suspending_one_tenant_keeps_the_others_cached(
     make_tenant: TenantFactory,
 ) -> None:
     first, second = await make_tenant(), await make_tenant()
-    await add_domain(database, first, f"login.{first.slug}.example.com")
+    await add_tenant_domain(database, first, f"login.{first.slug}.example.com")
     await settle(listener, database)  # the set-up's own notifications must not count below
     for tenant in (first, second):
         assert await directory.by_slug(tenant.slug) == tenant
     assert await directory.by_domain(f"login.{first.slug}.example.com") == first
     source.calls.clear()
 
-    await set_status(database, first, TenantStatus.SUSPENDED)
+    await set_tenant_status(database, first, TenantStatus.SUSPENDED)
 
     async def first_suspended() -> bool:
         found = await directory.by_slug(first.slug)
@@ -135,7 +123,7 @@ async def test_a_new_tenant_and_a_new_domain_replace_cached_misses(
 
     hostname = f"sso.{slug}.example.com"
     assert await directory.by_domain(hostname) is None
-    await add_domain(database, created, hostname)
+    await add_tenant_domain(database, created, hostname)
     assert await eventually(lambda: _is(directory.by_domain(hostname), created))
 
     async with database.platform_transaction() as session:
