@@ -5,7 +5,16 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, delete, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    bindparam,
+    delete,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.tenants.roles.models import Role, UserRole
@@ -18,6 +27,22 @@ SORT_EXPRESSIONS: dict[SortKey, SQLColumnExpression[Any]] = {
     SortKey.EMAIL: EMAIL_SORT_KEY,
     SortKey.DISPLAY_NAME: DISPLAY_NAME_SORT_KEY,
 }
+
+# Built once: composing a statement costs more than running its cached compilation, and the list
+# is the busiest administrative read. A request only adds its filters, position and limit.
+_PAGES: dict[tuple[SortKey, SortOrder], Select[tuple[User, Any]]] = {
+    (sort, order): select(User, key).order_by(
+        *((key.asc(), User.id.asc()) if order is SortOrder.ASC else (key.desc(), User.id.desc()))
+    )
+    for sort, key in SORT_EXPRESSIONS.items()
+    for order in SortOrder
+}
+_ROLES_OF_USERS = (
+    select(UserRole.user_id, Role)
+    .join(Role, Role.id == UserRole.role_id)
+    .where(UserRole.user_id.in_(bindparam("user_ids", expanding=True)))
+    .order_by(Role.name)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +75,14 @@ class UserAdminRepository:
         Keyset pagination: the position is a range condition on an index, never an OFFSET, so
         page 500 costs what page 1 does.
         """
-        key = SORT_EXPRESSIONS[sort]
-        query = select(User, key).where(*self._conditions(filters))
+        query = _PAGES[sort, order]
+        conditions = self._conditions(filters)
         if after is not None:
-            position = tuple_(key, User.id)
+            position = tuple_(SORT_EXPRESSIONS[sort], User.id)
             bound = tuple_(*after)
-            query = query.where(position > bound if order is SortOrder.ASC else position < bound)
-        if order is SortOrder.ASC:
-            query = query.order_by(key.asc(), User.id.asc())
-        else:
-            query = query.order_by(key.desc(), User.id.desc())
+            conditions.append(position > bound if order is SortOrder.ASC else position < bound)
+        if conditions:
+            query = query.where(*conditions)
         rows = await self.session.execute(query.limit(limit))
         return [(user, value) for user, value in rows]
 
@@ -93,12 +116,7 @@ class UserAdminRepository:
         found: dict[UUID, list[Role]] = {user_id: [] for user_id in ids}
         if not ids:
             return found
-        rows = await self.session.execute(
-            select(UserRole.user_id, Role)
-            .join(Role, Role.id == UserRole.role_id)
-            .where(UserRole.user_id.in_(ids))
-            .order_by(Role.name)
-        )
+        rows = await self.session.execute(_ROLES_OF_USERS, {"user_ids": ids})
         for user_id, role in rows:
             found[user_id].append(role)
         return found

@@ -39,13 +39,13 @@ class UserAdminRead(UserRead):
 
     @classmethod
     def of(cls, user: User, roles: list[Role]) -> Self:
-        return cls.model_validate(
-            {
-                **UserRead.model_validate(user).model_dump(),
-                "roles": [RoleRef.model_validate(role) for role in roles],
-                "locked_until": user.locked_until,
-            }
-        )
+        # One validation from the ORM objects (`RoleRef` reads attributes too): a page of users
+        # used to validate each profile, dump it and validate it again.
+        fields = {name: getattr(user, name) for name in _PROFILE_FIELDS}
+        return cls.model_validate({**fields, "roles": roles, "locked_until": user.locked_until})
+
+
+_PROFILE_FIELDS = tuple(UserRead.model_fields)
 
 
 class UserPage(BaseModel):
