@@ -13,6 +13,12 @@ from the same `TENANTRY_*` settings.
   transaction: consume the presented token (one UPDATE ... RETURNING), read the session and the
   user, then, as the ORM flushes them, update the session's activity and insert the next token.
   No JWT is signed: the answer's `access_token` is empty.
+- `POST /baseline/oauth/login`: one password grant as `password_grant` does it: a turn of the
+  service's `PasswordHasher` (its slots and threads), the user by email, the verification, the
+  service's one write statement (`LOGIN_WRITES`: the user's login stamp, the session, its first
+  refresh token, the audit row) and an EdDSA access token signed with the service's keys. The
+  login scenario reports it beside the service, against the same hash ceiling: how close a bare
+  endpoint doing the same work comes to it on this machine.
 
 Served by bench/servers.py exactly like the service: `uvicorn bench.baseline_app:create_app
 --factory`, one worker, uvloop, httptools, no access log. `BENCH_TENANT_SCHEMA` names the schema.
@@ -34,11 +40,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tenantry.core.clock import utcnow
 from tenantry.core.database import create_engine
 from tenantry.core.models import TENANT_SCHEMA
+from tenantry.core.security.keys import KeySet, load_keyset
 from tenantry.core.security.opaque import digest_of, new_opaque_token
+from tenantry.core.security.passwords import PasswordHasher
+from tenantry.core.security.tokens import issue_access_token
 from tenantry.core.settings import Settings
 from tenantry.core.tenancy.settings import TenantSettings
+from tenantry.tenants.audit.actions import AuditAction, AuditOutcome, AuditTarget
 from tenantry.tenants.auth.models import AuthSession, RefreshToken
 from tenantry.tenants.auth.oauth import NO_STORE
+from tenantry.tenants.auth.repository import LOGIN_WRITES
 from tenantry.tenants.auth.schemas import TokenResponse
 from tenantry.tenants.auth.service import DEFAULT_SCOPE
 from tenantry.tenants.roles.models import Role, UserRole
@@ -49,6 +60,7 @@ from tenantry.tenants.users.schemas import UserRead
 
 BASELINE_PATH = "/baseline/users"
 BASELINE_TOKEN_PATH = "/baseline/oauth/token"  # noqa: S105 - a path, not a secret
+BASELINE_LOGIN_PATH = "/baseline/oauth/login"
 
 # Core tables of the service's models (declarative models' tables are `Table`s).
 users = cast(Table, User.__table__)
@@ -60,6 +72,7 @@ user_roles = cast(Table, UserRole.__table__)
 CURSOR_KIND = "users:created_at:asc"
 # The benchmark tenant has the default settings.
 IDLE = timedelta(minutes=TenantSettings().session_idle_minutes)
+ABSOLUTE = timedelta(minutes=TenantSettings().session_absolute_minutes)
 EXPIRES_IN = TenantSettings().access_token_minutes * 60
 
 
@@ -101,6 +114,18 @@ def create_app() -> FastAPI:
             raise HTTPException(status_code=400)
         return await _rotate(tenant_engine, refresh_token)
 
+    login = _Login(tenant_engine, settings)
+
+    @app.post(BASELINE_LOGIN_PATH)
+    async def password_grant(
+        grant_type: Annotated[str, Form()],
+        username: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+    ) -> JSONResponse:
+        if grant_type != "password":
+            raise HTTPException(status_code=400)
+        return await login(username, password)
+
     return app
 
 
@@ -114,13 +139,8 @@ async def _first_page(tenant_engine: AsyncEngine, limit: int) -> UserPage:
         ).all()
         page = rows[:limit]
         held = await _roles_by_user(connection, [row.id for row in page])
-    items = [
-        UserAdminRead.model_validate(
-            {**UserRead.model_validate(row).model_dump(), "roles": held[row.id],
-             "locked_until": row.locked_until}
-        )
-        for row in page
-    ]  # fmt: skip
+    # One validation per user, as `UserAdminRead.of` does it.
+    items = [UserAdminRead.model_validate({**row._mapping, "roles": held[row.id]}) for row in page]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
@@ -182,3 +202,71 @@ async def _rotate(tenant_engine: AsyncEngine, presented: str) -> JSONResponse:
         access_token="", expires_in=EXPIRES_IN, refresh_token=issued.value, scope=DEFAULT_SCOPE
     )
     return JSONResponse(body.model_dump(), headers=NO_STORE)
+
+
+class _Login:
+    """The work of a successful `password_grant`, without the framework around it."""
+
+    def __init__(self, tenant_engine: AsyncEngine, settings: Settings) -> None:
+        self.engine = tenant_engine
+        self.hasher = PasswordHasher.from_settings(settings)
+        self.keys: KeySet = load_keyset(settings)
+        self.audience = settings.token_audience
+
+    async def __call__(self, email: str, password: str) -> JSONResponse:
+        async with self.hasher.turn(), self.engine.begin() as connection:
+            user = (
+                await connection.execute(select(users).where(users.c.email == email.lower()))
+            ).one_or_none()
+            if user is None or user.password_hash is None:
+                raise HTTPException(status_code=400)
+            check = await self.hasher.verify(user.password_hash, password)
+            if not check.ok or user.status != UserStatus.ACTIVE.value:
+                raise HTTPException(status_code=400)
+            now = utcnow()
+            session_id = uuid4()
+            issued = new_opaque_token()
+            await connection.execute(LOGIN_WRITES, self._writes(user, session_id, issued, now))
+        token, _ = issue_access_token(
+            self.keys,
+            issuer="http://bench.bench.localhost",  # the service's, from TENANTRY_PUBLIC_URL
+            audience=self.audience,
+            subject=str(user.id),
+            tenant_id=str(user.id),  # a UUID of the same length; nothing checks it here
+            session_id=str(session_id),
+            ttl_seconds=EXPIRES_IN,
+            scope=DEFAULT_SCOPE,
+        )
+        body = TokenResponse(
+            access_token=token,
+            expires_in=EXPIRES_IN,
+            refresh_token=issued.value,
+            scope=DEFAULT_SCOPE,
+        )
+        return JSONResponse(body.model_dump(), headers=NO_STORE)
+
+    @staticmethod
+    def _writes(user: Any, session_id: UUID, issued: Any, now: Any) -> dict[str, Any]:
+        expires_at = now + ABSOLUTE
+        return {
+            "user_id": user.id,
+            "now": now,
+            "new_hash": None,
+            "session_id": session_id,
+            "idle_expires_at": min(now + IDLE, expires_at),
+            "expires_at": expires_at,
+            "user_agent": None,
+            "ip_address": None,
+            "refresh_id": uuid4(),
+            "digest": issued.digest,
+            "audit_id": uuid4(),
+            "audit_action": AuditAction.USER_LOGIN_SUCCEEDED,
+            "audit_outcome": AuditOutcome.SUCCESS,
+            "audit_actor_id": user.id,
+            "audit_actor_type": "user",
+            "audit_target_type": AuditTarget.USER,
+            "audit_target_id": str(user.id),
+            "audit_request_id": None,
+            "audit_ip_address": None,
+            "audit_details": {"session_id": str(session_id)},
+        }

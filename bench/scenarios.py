@@ -13,9 +13,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from bench import fleet
-from bench.baseline_app import BASELINE_PATH, BASELINE_TOKEN_PATH
+from bench.baseline_app import BASELINE_LOGIN_PATH, BASELINE_PATH, BASELINE_TOKEN_PATH
 from bench.flood import login_flood
 from bench.harness import (
     FORM_TYPE,
@@ -94,9 +95,14 @@ def login(bench: Bench) -> list[Row]:
     login run with the hash speed of the same minutes). With several rounds the row keeps the
     round of median ratio. `cores / single verify time` is reported too: it assumes the cores
     scale perfectly, which SMT siblings and a shared memory bus do not.
+
+    Between the same two ceilings runs the bare FastAPI login of bench/baseline_app.py (the same
+    hashing, statements and signature, no framework around them), the two in alternating order:
+    its row tells what share of the ceiling this machine leaves to any Python service at all.
     """
     seed = bench.seed
     server = bench.server("tenantry")
+    bare_server = bench.server("baseline")
     settings = Settings()  # the harness runs with the servers' TENANTRY_* environment
     samples = bench.options.verify_samples
     cores = os.cpu_count() or 1
@@ -112,21 +118,36 @@ def login(bench: Bench) -> list[Row]:
         return times, rate
 
     requests = bench.password_grants()
+    bare_requests = [replace(request, path=BASELINE_LOGIN_PATH) for request in requests]
     connections = bench.options.login_connections
-    # ceiling, login, ceiling, login, ... ceiling: each login run is compared with the mean of
+    # ceiling, logins, ceiling, logins, ... ceiling: each login run is compared with the mean of
     # the ceilings measured right before and right after it.
     bench.wait_until_quiet("hash timing")
     ceilings = [time_hashes("before round 1")]
     rounds: list[tuple[WrkResult, float]] = []
+    bare_rounds: list[tuple[WrkResult, float]] = []
     for number, suffix in _round_suffixes(bench):
-        result = bench.measure(f"login{suffix}", server, requests, connections)
+        runs = {
+            "login": (server, requests),
+            "login-bare": (bare_server, bare_requests),
+        }
+        order = list(runs) if number % 2 else list(runs)[::-1]
+        done = {
+            name: bench.measure(f"{name}{suffix}", runs[name][0], runs[name][1], connections)
+            for name in order
+        }
+        result, bare = done["login"], done["login-bare"]
         bench.wait_until_quiet("hash timing")
         ceilings.append(time_hashes(f"after round {number}"))
-        rounds.append((result, (ceilings[-2][1] + ceilings[-1][1]) / 2))
+        mean = (ceilings[-2][1] + ceilings[-1][1]) / 2
+        rounds.append((result, mean))
+        bare_rounds.append((bare, mean))
     ratios = [result.rps / ceiling for result, ceiling in rounds]
     middle = _median_index(ratios)
     result, ceiling = rounds[middle]
     ratio = ratios[middle]
+    bare_ratios = [bare.rps / ceiling for bare, ceiling in bare_rounds]
+    bare_middle = _median_index(bare_ratios)
     times = [time for timed, _ in ceilings for time in timed]
     verify_s = statistics.median(times)
     extrapolated = cores / verify_s
@@ -152,8 +173,23 @@ def login(bench: Bench) -> list[Row]:
                 f"{cores} cores / that = {extrapolated:.1f}/s, against which the login rate is "
                 f"{result.rps / extrapolated:.2f}",
                 *_rounds_note(ratios, "the ceiling's runs on either side of it"),
+                "the service's login rate over the bare login's, round by round: "
+                + ", ".join(
+                    f"{run.rps / bare.rps:.2f}"
+                    for (run, _), (bare, _) in zip(rounds, bare_rounds, strict=True)
+                ),
             ],
-        )
+        ),
+        Row(
+            scenario=f"baseline: bare FastAPI password grant, same hashing, statements and "
+            f"signature, {connections} conns",
+            result=bare_rounds[bare_middle][0],
+            baseline=f"hash ceiling {bare_rounds[bare_middle][1]:.1f}/s",
+            ratio=bare_ratios[bare_middle],
+            passed=False if any(bare.failed for bare, _ in bare_rounds) else None,
+            label="login baseline",
+            notes=_rounds_note(bare_ratios, "the ceiling's runs on either side of it"),
+        ),
     ]
 
 

@@ -78,7 +78,8 @@ def _login_writes() -> Insert:
     )
 
 
-_LOGIN_WRITES = _login_writes()
+# Public for the benchmark's bare login (bench/baseline_app.py), which sends the same statement.
+LOGIN_WRITES = _login_writes()
 
 
 class LoginRepository:
@@ -114,7 +115,7 @@ class LoginRepository:
             "digest": refresh_digest,
             **{f"audit_{name}": value for name, value in audit.items()},
         }
-        await self.session.execute(_LOGIN_WRITES, params)
+        await self.session.execute(LOGIN_WRITES, params)
 
 
 class SessionRepository:
