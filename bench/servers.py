@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -37,8 +37,10 @@ class UvicornServer:
         *,
         log_dir: Path,
         ready_path: str = "/healthz",
+        wrapper: Sequence[str] = (),
     ) -> None:
         self.name = name
+        self.wrapper = list(wrapper)  # a command the server runs under, such as valgrind
         self.factory = factory
         self.environment = dict(environment)
         self.ready_path = ready_path
@@ -58,7 +60,7 @@ class UvicornServer:
 
     def start(self, timeout_s: float = 60.0) -> None:
         command = [
-            sys.executable, "-m", "uvicorn", self.factory, "--factory",
+            *self.wrapper, sys.executable, "-m", "uvicorn", self.factory, "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
             "--loop", "uvloop", "--http", "httptools",
             "--no-access-log", "--log-level", "warning",
