@@ -115,11 +115,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    # Routes are tried in order: the tenant plane's first (see tenant_routers), so the busiest
+    # requests find theirs soonest; probes and scrapes come a few times a minute.
+    for router in tenant_routers():
+        app.include_router(router)
     app.include_router(health_router)
     tenant_counts = RegistryTenantSource(runtime.database).count_by_status
     app.include_router(metrics_router(TenantStatusSampler(tenant_counts), settings.metrics_token))
-    for router in tenant_routers():
-        app.include_router(router)
     for router in platform_routers():
         app.include_router(router)
     app.add_middleware(
