@@ -28,20 +28,20 @@ import os
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, cast
 from uuid import UUID, uuid4
 
 from fastapi import FastAPI, Form, HTTPException, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tenantry.core.clock import utcnow
 from tenantry.core.database import create_engine
 from tenantry.core.models import TENANT_SCHEMA
 from tenantry.core.security.keys import KeySet, load_keyset
-from tenantry.core.security.opaque import digest_of, new_opaque_token
+from tenantry.core.security.opaque import OpaqueToken, digest_of, new_opaque_token
 from tenantry.core.security.passwords import PasswordHasher
 from tenantry.core.security.tokens import issue_access_token
 from tenantry.core.settings import Settings
@@ -246,7 +246,9 @@ class _Login:
         return JSONResponse(body.model_dump(), headers=NO_STORE)
 
     @staticmethod
-    def _writes(user: Any, session_id: UUID, issued: Any, now: Any) -> dict[str, Any]:
+    def _writes(
+        user: Row[Any], session_id: UUID, issued: OpaqueToken, now: datetime
+    ) -> dict[str, Any]:
         expires_at = now + ABSOLUTE
         return {
             "user_id": user.id,
