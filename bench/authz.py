@@ -80,7 +80,11 @@ async def seed(database: Database, rng: random.Random) -> tuple[str, object]:
 
 async def run() -> str:
     rng = random.Random(7)
-    with bench_database(Path(tempfile.mkdtemp(prefix="tenantry-authz-"))) as target:
+    # The directory goes too, not only the database inside it.
+    with (
+        tempfile.TemporaryDirectory(prefix="tenantry-authz-") as workdir,
+        bench_database(Path(workdir)) as target,
+    ):
         settings = Settings(env=Environment.TEST, database_url=target.url, log_level="WARNING")
         database = Database(create_engine(settings))
         try:

@@ -77,7 +77,11 @@ async def last_page_params(
 
 
 async def run() -> str:
-    with bench_database(Path(tempfile.mkdtemp(prefix="tenantry-list-"))) as target:
+    # The directory goes too, not only the database inside it.
+    with (
+        tempfile.TemporaryDirectory(prefix="tenantry-list-") as workdir,
+        bench_database(Path(workdir)) as target,
+    ):
         settings = Settings(
             env=Environment.TEST, database_url=target.url, log_level="WARNING",
             signing_keys=[generate_private_key_pem()],
