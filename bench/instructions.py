@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with bench_database(workdir) as database:
             environment = server_environment(database, workdir)
+            # server_environment passes the caller's TENANTRY_* through; these only fill gaps.
             for name, value in CHEAPEST_HASH.items():
-                environment.setdefault(name, os.environ.get(name, value))
+                environment.setdefault(name, value)
             os.environ.update({k: v for k, v in environment.items() if k.startswith("TENANTRY_")})
             seed = asyncio.run(
                 prepare(Settings(), users=64, password=PASSWORD)

@@ -126,11 +126,8 @@ def login(bench: Bench) -> list[Row]:
     ceilings = [time_hashes("before round 1")]
     rounds: list[tuple[WrkResult, float]] = []
     bare_rounds: list[tuple[WrkResult, float]] = []
+    runs = {"login": (server, requests), "login-bare": (bare_server, bare_requests)}
     for number, suffix in _round_suffixes(bench):
-        runs = {
-            "login": (server, requests),
-            "login-bare": (bare_server, bare_requests),
-        }
         order = list(runs) if number % 2 else list(runs)[::-1]
         done = {
             name: bench.measure(f"{name}{suffix}", runs[name][0], runs[name][1], connections)
